@@ -56,10 +56,10 @@ def build_parser(command: str | None, module=None) -> argparse.ArgumentParser:
                        help="YAML config file or preset name (repeatable; later files win)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars, warnings only")
         p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+        if module is not None and hasattr(module, "add_arguments"):
+            module.add_arguments(p)  # before the overrides, so a module's positional (`sandbox serve`) comes first
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted overrides, e.g. generate.num_samples=8")
-        if module is not None and hasattr(module, "add_arguments"):
-            module.add_arguments(p)
     return parser
 
 

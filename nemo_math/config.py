@@ -9,6 +9,7 @@ changes the flow of data by changing data.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,13 @@ from nemo_math.sandbox.config import SandboxConfig
 from nemo_math.training.config import TrainConfig
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# ``${pkgdata:tokenizers/tiny}``: a file shipped in nemo_math/data, wherever the package is installed
+if not OmegaConf.has_resolver("pkgdata"):
+    with warnings.catch_warnings():  # omegaconf 2.4 renamed it; 2.3 has only this name
+        warnings.simplefilter("ignore", UserWarning)
+        OmegaConf.register_new_resolver("pkgdata", lambda rel: str(DATA_DIR / rel))
 
 
 @dataclass

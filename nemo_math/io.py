@@ -26,6 +26,7 @@ R = TypeVar("R", bound=Record)
 
 DONE_MARKER = "_SUCCESS.json"
 RECORD_SUFFIXES = (".jsonl", ".parquet")
+JSON_COLUMNS_KEY = b"nemo_math.json_columns"  # parquet schema metadata: the columns stored as JSON text
 
 
 # --------------------------------------------------------------------------------------------- atomic writes
@@ -85,7 +86,12 @@ def iter_dicts(path: str | os.PathLike) -> Iterator[tuple[str, int, dict[str, An
         if file.suffix == ".parquet":
             import pyarrow.parquet as pq
 
-            for row, data in enumerate(pq.read_table(file).to_pylist(), start=1):
+            table = pq.read_table(file)
+            json_columns = json.loads((table.schema.metadata or {}).get(JSON_COLUMNS_KEY, b"[]"))
+            for row, data in enumerate(table.to_pylist(), start=1):
+                for key in json_columns:
+                    if data.get(key) is not None:
+                        data[key] = json.loads(data[key])
                 yield str(file), row, data
             continue
         with open(file, encoding="utf-8") as fh:
@@ -118,6 +124,21 @@ def load_records(path: str | os.PathLike, cls: type[R]) -> list[R]:
 
 
 # --------------------------------------------------------------------------------------------- writing
+def _parquet_table(pa, rows: list[dict[str, Any]]):
+    """A table with the union of the rows' keys (a key missing from a row reads back as null). Free-form nested
+    columns (dicts, lists of dicts) are stored as JSON strings, named in the schema metadata: Arrow structs cannot
+    hold an empty dict and fill keys missing from some rows with nulls, so a struct column would not read back as
+    written. Published files with struct columns still read as they are."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    nested = {key for row in rows for key, value in row.items() if isinstance(value, dict)
+              or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value))}
+    columns = {key: [row.get(key) for row in rows] for key in keys}
+    for key in nested:
+        columns[key] = [None if v is None else json.dumps(v, ensure_ascii=False) for v in columns[key]]
+    table = pa.Table.from_pydict(columns)
+    return table.replace_schema_metadata({JSON_COLUMNS_KEY: json.dumps(sorted(nested))})
+
+
 def write_records(path: str | os.PathLike, records: Iterable[Record | dict[str, Any]]) -> int:
     """Write all ``records`` to ``path`` (``.jsonl`` or ``.parquet``) atomically; return how many."""
     path = Path(path)
@@ -128,7 +149,7 @@ def write_records(path: str | os.PathLike, records: Iterable[Record | dict[str, 
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pylist(list(rows))
+            table = _parquet_table(pa, list(rows))
             count = table.num_rows
             pq.write_table(table, tmp)
         else:

@@ -56,10 +56,12 @@ def track(iterable: Iterable[T], total: int | None = None, description: str = "w
 
 
 @contextlib.contextmanager
-def bar(total: int, description: str = "working", fields: str = "") -> Iterator[Callable[..., None]]:
-    """A bar advanced by hand; ``fields`` is a rich format string over ``task.fields`` (e.g. tokens/s)."""
+def bar(total: int, description: str = "working", fields: str = "",
+        **initial: object) -> Iterator[Callable[..., None]]:
+    """A bar advanced by hand; ``fields`` is a rich format string over ``task.fields`` (e.g. tokens/s), whose
+    first values are ``initial``."""
     with _progress(fields) as prog:
-        task = prog.add_task(description, total=total)
+        task = prog.add_task(description, total=total, **initial)
 
         def advance(n: int = 1, **extra: object) -> None:
             prog.update(task, advance=n, **extra)

@@ -1,1 +1,23 @@
-"""grading."""
+"""Grading: final-answer extraction, symbolic equivalence and the LLM judge.
+
+``extract_answer`` and ``is_equivalent`` are the public API (evaluation reuses them). They are loaded on first
+use so that importing the package (and the config tree) stays free of sympy and math_verify.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "extract_answer": "nemo_math.grading.extract",
+    "is_equivalent": "nemo_math.grading.equivalence",
+    "normalize_answer": "nemo_math.grading.normalize",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,11 +1,34 @@
 """Config of the Python sandbox used for tool-integrated reasoning."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
 class SandboxConfig:
     url: str | None = None  # a `nemo-math sandbox serve` URL; None runs an in-process pool
-    num_workers: int = 2
-    timeout_s: float = 10.0
-    max_output_chars: int = 1000
+    num_workers: int = 2  # cells that run at once (others wait); about one per spare CPU core
+    timeout_s: float = 10.0  # default wall-clock limit of one cell
+    max_output_chars: int = 1000  # output fed back to the model; the paper's setting
+    # sessions: one sandboxed process per session id, started lazily, kept until closed or idle this long
+    max_sessions: int = 256  # live processes; beyond it the least recently used idle session is closed
+    idle_timeout_s: float = 900.0
+    spare_sessions: int = 2  # processes started ahead of time so a new session starts warm
+    preload: list[str] = field(default_factory=list)  # modules spare processes import ahead, e.g. [sympy]
+    startup_timeout_s: float = 30.0
+    kill_grace_s: float = 1.0  # after a cell's timeout, how long it may ignore the interrupt before a kill
+    # limits of each sandboxed process (rlimits) and of its private /tmp
+    memory_mb: int = 4096  # address space
+    file_size_mb: int = 64
+    tmpfs_mb: int = 64
+    max_open_files: int = 256
+    max_processes: int = 32
+    # isolation: "auto" runs each process as its own unprivileged uid when root (so process limits apply), and
+    # in a user namespace otherwise; "userns" forces the user namespace
+    isolation: str = "auto"
+    uid_base: int = 200000  # as root: sandbox processes run as uids uid_base, uid_base+1, ...
+    python: str | None = None  # interpreter run inside; None = this one (numpy, sympy, scipy, mpmath importable)
+    extra_ro_binds: list[str] = field(default_factory=list)  # more host paths visible read-only inside
+    # server (`nemo-math sandbox serve`) and its client
+    host: str = "127.0.0.1"
+    port: int = 8790
+    request_timeout_s: float = 60.0  # HTTP client: added to the cell timeout

@@ -1,0 +1,141 @@
+"""Sandbox speed next to a plain ipykernel, in the same run: warm-cell latency, cold start, throughput.
+
+    .venv/bin/python benchmarks/sandbox.py [--cells 2000] [--kernel-cells 300]
+
+Warm cell: ``x += 1`` in a live session (p50/p99 of the full call). Cold start: a new session's first cell,
+with spare processes started ahead (the default) and without (bubblewrap + Python start on the critical path);
+for ipykernel, start_kernel to ready. Throughput: 2 workers, 2 threads each driving its own session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+
+from nemo_math.sandbox import Sandbox
+
+
+def _pcts(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1e3, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3
+
+
+def _timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def _throughput(run_cell_per_thread, cells: int) -> float:
+    barrier = threading.Barrier(len(run_cell_per_thread) + 1)
+
+    def drive(run):
+        barrier.wait()
+        for _ in range(cells):
+            run()
+
+    threads = [threading.Thread(target=drive, args=(run,)) for run in run_cell_per_thread]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return len(threads) * cells / (time.perf_counter() - start)
+
+
+def bench_sandbox(cells: int, cold: int) -> dict[str, float]:
+    res = {}
+    with Sandbox(num_workers=2, spare_sessions=2) as sb:
+        sb.execute("x = 0", session_id="warm")
+        for _ in range(100):
+            sb.execute("x += 1", session_id="warm")
+        res["p50"], res["p99"] = _pcts(_timed(lambda: sb.execute("x += 1", session_id="warm"), cells))
+        starts = []
+        for i in range(cold):
+            time.sleep(0.3)  # let the spares refill, as between trajectories
+            t = time.perf_counter()
+            sb.execute("x = 1", session_id=f"cold-{i}")
+            starts.append(time.perf_counter() - t)
+            sb.close_session(f"cold-{i}")
+        res["cold_spare"] = statistics.median(starts) * 1e3
+        for n in (0, 1):
+            sb.execute("x = 0", session_id=f"tp-{n}")
+        res["throughput"] = _throughput([lambda n=n: sb.execute("x += 1", session_id=f"tp-{n}") for n in (0, 1)],
+                                        cells)
+    with Sandbox(num_workers=1, spare_sessions=0) as sb:
+        starts = []
+        for i in range(cold):
+            t = time.perf_counter()
+            sb.execute("x = 1", session_id=f"cold-{i}")
+            starts.append(time.perf_counter() - t)
+            sb.close_session(f"cold-{i}")
+        res["cold_nospare"] = statistics.median(starts) * 1e3
+    return res
+
+
+def bench_ipykernel(cells: int, cold: int) -> dict[str, float]:
+    from jupyter_client.manager import KernelManager
+
+    def start_new_kernel():  # ipc transport: the faster one, and no unencrypted-TCP warnings
+        km = KernelManager(transport="ipc")
+        km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        return km, kc
+
+    def cell(kc, code="x += 1"):
+        reply = kc.execute_interactive(code, timeout=30, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok"
+
+    res = {}
+    starts = []
+    for _ in range(max(2, cold // 4)):
+        t = time.perf_counter()
+        km, kc = start_new_kernel()
+        starts.append(time.perf_counter() - t)
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    res["cold_nospare"] = statistics.median(starts) * 1e3
+    kernels = [start_new_kernel() for _ in range(2)]
+    try:
+        kc = kernels[0][1]
+        cell(kc, "x = 0")
+        for _ in range(20):
+            cell(kc)
+        res["p50"], res["p99"] = _pcts(_timed(lambda: cell(kc), cells))
+        cell(kernels[1][1], "x = 0")
+        res["throughput"] = _throughput([lambda k=k: cell(k) for _, k in kernels], cells)
+    finally:
+        for km, kc in kernels:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+    return res
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cells", type=int, default=2000, help="warm cells timed in the sandbox")
+    parser.add_argument("--kernel-cells", type=int, default=300, help="warm cells timed in ipykernel")
+    parser.add_argument("--cold", type=int, default=20, help="cold starts timed")
+    args = parser.parse_args()
+    ours = bench_sandbox(args.cells, args.cold)
+    ref = bench_ipykernel(args.kernel_cells, args.cold)
+    rows = [("warm cell p50 (ms)", "p50"), ("warm cell p99 (ms)", "p99"),
+            ("cold start, spares ready (ms)", "cold_spare"), ("cold start, no spare (ms)", "cold_nospare"),
+            ("throughput, 2 workers (cells/s)", "throughput")]
+    print(f"{'':34}{'nemo-math sandbox':>20}{'ipykernel':>14}")
+    for label, key in rows:
+        theirs = f"{ref[key]:14.2f}" if key in ref else f"{'-':>14}"
+        print(f"{label:34}{ours[key]:20.2f}{theirs}")
+    print(f"warm cell speed-up over ipykernel (p50): {ref['p50'] / ours['p50']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

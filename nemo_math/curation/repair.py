@@ -1,0 +1,82 @@
+"""Answer repair as in the paper: fill a missing reference, or replace one every candidate disagrees with,
+by the majority answer of the problem's candidates (16: 8 high-mode with Python, 8 without).
+
+Votes group *equivalent* answers (``\\frac{1}{2}`` and ``0.5`` vote together): answers with the same
+normalised form join at once, the rest are compared with :func:`~nemo_math.grading.is_equivalent` against one
+representative per group, so a problem costs at most (groups x answers) sympy calls.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from nemo_math.grading.equivalence import is_equivalent
+from nemo_math.grading.normalize import normalize_answer
+from nemo_math.records import GradedTrajectory
+
+SOURCES = ("forum", "majority", "replaced", "none")
+
+
+@dataclass
+class AnswerDecision:
+    """The reference a problem is finally graded against, and where it came from.
+
+    ``source``: ``forum`` kept, ``majority`` filled in (no forum answer), ``replaced`` (every candidate
+    disagreed with the forum answer), ``none`` (no reference and no candidate answer: the problem is dropped).
+    """
+
+    problem_id: str
+    original: str | None
+    reference: str | None
+    source: str
+    majority: str | None = None
+    votes: int = 0
+    candidates: int = 0
+
+    @property
+    def changed(self) -> bool:
+        """A new reference: its trajectories must be judged again."""
+        return self.source in ("majority", "replaced")
+
+
+def group_answers(answers: Sequence[str], equal: Callable[[str, str], bool] = is_equivalent) -> list[list[str]]:
+    """Answers in groups of equivalent ones, groups in order of first appearance."""
+    groups: list[list[str]] = []
+    by_key: dict[str, int] = {}
+    for answer in answers:
+        key = normalize_answer(answer).casefold()
+        index = by_key.get(key)
+        if index is None:
+            index = next((i for i, g in enumerate(groups) if equal(answer, g[0])), None)
+            if index is None:
+                index = len(groups)
+                groups.append([])
+            by_key[key] = index
+        groups[index].append(answer)
+    return groups
+
+
+def majority_answer(answers: Sequence[str], equal: Callable[[str, str], bool] = is_equivalent
+                    ) -> tuple[str, int] | None:
+    """The largest group's most frequent spelling and its size (ties: the group seen first); ``None`` if empty."""
+    groups = group_answers(answers, equal)
+    if not groups:
+        return None
+    best = max(groups, key=len)  # max keeps the first of equal-sized groups
+    return Counter(best).most_common(1)[0][0], len(best)
+
+
+def decide_reference(problem_id: str, original: str | None, candidates: Sequence[GradedTrajectory],
+                     equal: Callable[[str, str], bool] = is_equivalent) -> AnswerDecision:
+    """Keep, fill or replace the reference from ``candidates`` graded against ``original``."""
+    ordered = sorted(candidates, key=lambda c: c.job_id)  # a vote's tie-break must not depend on file order
+    found = majority_answer([c.predicted_answer for c in ordered if c.predicted_answer is not None], equal)
+    majority, votes = found if found else (None, 0)
+    decision = AnswerDecision(problem_id, original, original, "forum", majority, votes, len(ordered))
+    if original is None:
+        decision.reference, decision.source = (majority, "majority") if majority is not None else (None, "none")
+    elif majority is not None and ordered and not any(c.is_correct for c in ordered):
+        decision.reference, decision.source = majority, "replaced"
+    return decision

@@ -1,0 +1,179 @@
+"""The two ways to ask a server for the next assistant turn, behind one ``step`` call.
+
+* :class:`CompletionsTransport` renders the harmony conversation ourselves and sends raw text to
+  ``/v1/completions``, stopping at ``<|call|>``/``<|return|>``: exact control over the trace (what NeMo-Skills
+  does for gpt-oss).
+* :class:`ChatTransport` sends OpenAI chat messages with a ``python`` function tool and ``reasoning_effort`` to
+  ``/v1/chat/completions`` (what vLLM/SGLang serve with a tool parser); reasoning comes back as
+  ``reasoning_content``.
+
+Both return a :class:`Turn` in our harmony-style message dicts, so the TIR loop does not care which is used.
+The chat <-> dict conversions live here too: the test server speaks the same mapping back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from nemo_math.generation.client import Completion, GenerationClient
+from nemo_math.generation.harmony import (initial_messages, load_encoding, message, mode_of, parse_completion,
+                                          render_prompt)
+
+PYTHON_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "python",
+        "description": "Run Python code in a stateful session (like a Jupyter notebook) and return its output.",
+        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
+    },
+}
+
+
+@dataclass
+class Turn:
+    """New assistant messages and why the turn ended: ``call`` (last message calls python), ``final``,
+    ``length`` (token limit) or ``stop`` (stopped with neither a call nor a final answer)."""
+
+    messages: list[dict[str, Any]]
+    finish: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Transport(Protocol):
+    async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
+                   seed: int | None) -> Turn: ...
+
+
+def _finish(messages: list[dict[str, Any]], finish_reason: str) -> str:
+    if finish_reason == "length":
+        return "length"
+    if messages and messages[-1].get("recipient"):
+        return "call"
+    if any(m["role"] == "assistant" and m.get("channel") == "final" for m in messages):
+        return "final"
+    return "stop"
+
+
+@dataclass
+class CompletionsTransport:
+    client: GenerationClient
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
+                   seed: int | None) -> Turn:
+        enc = load_encoding()
+        # vLLM: keep the harmony headers in the text and stop at <|call|> / <|return|>
+        extra = {"skip_special_tokens": False, "stop_token_ids": enc.stop_tokens_for_assistant_actions()}
+        out = await self.client.complete(render_prompt(messages), max_tokens=max_tokens,
+                                         temperature=self.temperature, top_p=self.top_p, seed=seed,
+                                         extra_body=extra)
+        new = parse_completion(out.text) if out.text else []
+        return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
+
+
+@dataclass
+class ChatTransport:
+    client: GenerationClient
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
+                   seed: int | None) -> Turn:
+        out = await self.client.chat(to_chat(messages), max_tokens=max_tokens, temperature=self.temperature,
+                                     top_p=self.top_p, seed=seed, tools=[PYTHON_TOOL] if with_tool else None,
+                                     reasoning_effort=mode_of(messages))
+        new = from_chat_completion(out)
+        return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
+
+
+# --------------------------------------------------------------------------------------------- chat mapping
+def _call_id(index: int) -> str:
+    return f"call_{index}"
+
+
+def to_chat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our dicts -> OpenAI chat messages. The system turn is dropped: gpt-oss servers build it from
+    ``reasoning_effort`` and ``tools``. Analysis text rides in ``reasoning_content`` of the next assistant
+    message; a python call becomes a ``tool_calls`` entry and its result a ``tool`` message."""
+    out: list[dict[str, Any]] = []
+    reasoning: list[str] = []
+    calls = 0
+    for m in messages:
+        role = m["role"]
+        if role == "system":
+            continue
+        if role == "assistant" and m.get("recipient"):
+            out.append({"role": "assistant", "content": None, "reasoning_content": "\n".join(reasoning) or None,
+                        "tool_calls": [{"id": _call_id(calls), "type": "function",
+                                        "function": {"name": m["recipient"],
+                                                     "arguments": json.dumps({"code": m["content"]})}}]})
+            reasoning = []
+            calls += 1
+        elif role == "assistant" and m.get("channel") in ("analysis", "commentary"):
+            reasoning.append(m["content"])
+        elif role == "assistant":
+            out.append({"role": "assistant", "content": m["content"],
+                        "reasoning_content": "\n".join(reasoning) or None})
+            reasoning = []
+        elif role == "tool":
+            out.append({"role": "tool", "tool_call_id": _call_id(calls - 1), "content": m["content"]})
+        else:
+            out.append({"role": role, "content": m["content"]})
+    return out
+
+
+def call_code(arguments: str) -> str:
+    """The code of a python tool call: ``{"code": ...}`` JSON, or the raw string some parsers pass."""
+    try:
+        data = json.loads(arguments)
+    except (json.JSONDecodeError, TypeError):
+        return arguments or ""
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"]
+    return arguments
+
+
+def from_chat_completion(out: Completion) -> list[dict[str, Any]]:
+    """A chat response -> assistant dicts: reasoning (analysis), tool calls (analysis to=python), content
+    (final when the turn made no call)."""
+    new = []
+    if out.reasoning:
+        new.append(message("assistant", out.reasoning, "analysis"))
+    for call in out.tool_calls:
+        new.append(message("assistant", call_code(call["arguments"]), "analysis", call["name"]))
+    if out.text and not out.tool_calls:
+        new.append(message("assistant", out.text, "final"))
+    return new
+
+
+def from_chat(chat: list[dict[str, Any]], reasoning_effort: str | None, tools: list[dict] | None
+              ) -> list[dict[str, Any]]:
+    """OpenAI chat messages (as :func:`to_chat` writes them) -> our dicts, system turn rebuilt from
+    ``reasoning_effort`` and ``tools`` (used by the test server)."""
+    mode = (reasoning_effort or "medium").lower()
+    with_tool = any((t.get("function") or {}).get("name") == "python" for t in tools or [])
+    out = initial_messages("", mode, with_tool)[:1]
+    for m in chat:
+        role, content = m.get("role"), m.get("content")
+        text = content if isinstance(content, str) else "".join(
+            p.get("text", "") for p in content or [] if isinstance(p, dict))
+        if role == "system":
+            continue
+        if role == "assistant":
+            if m.get("reasoning_content") or m.get("reasoning"):
+                out.append(message("assistant", m.get("reasoning_content") or m.get("reasoning"), "analysis"))
+            for call in m.get("tool_calls") or []:
+                fn = call.get("function") or {}
+                out.append(message("assistant", call_code(fn.get("arguments", "")), "analysis", fn.get("name")))
+            if text:
+                out.append(message("assistant", text, "final"))
+        elif role == "tool":
+            out.append(message("tool", text, "analysis", None, "python"))
+        else:
+            out.append(message(role, text))
+    return out
+

@@ -1,0 +1,105 @@
+"""``is_equivalent(pred, ref)``: are two final answers the same mathematical object?
+
+Built on Hugging Face ``math_verify`` (LaTeX -> sympy via ``latex2sympy2_extended``, then numeric, symbolic,
+set, interval, relation and matrix comparison). Around it we add:
+
+* :func:`~nemo_math.grading.normalize.normalize_answer` first; equal canonical forms need no sympy at all;
+* symmetry: ``math_verify.verify`` is gold-first, we accept a match in either order;
+* interval <-> inequality comparison in both directions (``allow_set_relation_comp``);
+* one wall-clock limit per call (:mod:`~nemo_math.grading.timelimit`) and a refusal to evaluate powers whose
+  exponent has more than ``MAX_EXPONENT_DIGITS`` digits (C-level bigint work that no signal can interrupt);
+* counters in ``STATS`` (calls, fast-path hits, sympy calls, timeouts, refusals) for the benchmark and report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from functools import lru_cache
+
+from nemo_math.grading.normalize import normalize_answer
+from nemo_math.grading.timelimit import TimeoutException, time_limit
+
+DEFAULT_TIMEOUT_S = 5.0
+MAX_EXPONENT_DIGITS = 5
+STATS: Counter[str] = Counter()
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that we disabled its own alarm
+
+
+@lru_cache(maxsize=1 << 14)
+def _parse(answer: str) -> tuple:
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    return tuple(parse(f"${answer}$", [LatexExtractionConfig(), ExprExtractionConfig()],
+                       parsing_timeout=None, raise_on_error=False))
+
+
+def _log10_bound(expr) -> float | None:
+    """log10 of a purely numeric power tower's size (``None`` when ``expr`` is not one)."""
+    import sympy
+
+    if isinstance(expr, sympy.Number):
+        value = abs(expr)
+        return 0.0 if value <= 1 else math.log10(float(value)) if value < 10**300 else 300.0
+    if isinstance(expr, sympy.Pow):
+        base, exp = _log10_bound(expr.base), _log10_bound(expr.exp)
+        if base is None or exp is None:
+            return None
+        return math.inf if exp > MAX_EXPONENT_DIGITS else base * 10**exp
+    return None
+
+
+def _too_large(expr) -> bool:
+    """Whether ``expr`` holds a power (or factorial) too large to evaluate in reasonable time."""
+    import sympy
+
+    if not isinstance(expr, (sympy.Basic, sympy.MatrixBase)):
+        return False
+    nodes = expr.atoms(sympy.Pow, sympy.factorial) if isinstance(expr, sympy.Basic) else {
+        n for e in expr for n in e.atoms(sympy.Pow, sympy.factorial)}
+    for node in nodes:
+        if isinstance(node, sympy.factorial):
+            size = _log10_bound(node.args[0])
+            if size is not None and size > 4:
+                return True
+        elif (exp := _log10_bound(node.exp)) is not None and exp > MAX_EXPONENT_DIGITS:
+            return True
+    return False
+
+
+@lru_cache(maxsize=1 << 16)
+def _symbolic_equal(pred: str, ref: str, timeout_s: float | None) -> bool:
+    from math_verify import verify
+
+    STATS["sympy"] += 1
+    try:
+        with time_limit(timeout_s):
+            gold, target = _parse(ref), _parse(pred)
+            if not gold or not target:
+                return False
+            if any(_too_large(x) for x in (*gold, *target)):
+                STATS["refused"] += 1
+                return False
+            for a, b in ((gold, target), (target, gold)):
+                if verify(list(a), list(b), timeout_seconds=None, allow_set_relation_comp=True):
+                    return True
+            return False
+    except TimeoutException:
+        STATS["timeouts"] += 1
+        return False
+
+
+def is_equivalent(pred: str | None, ref: str | None, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> bool:
+    """Whether answer ``pred`` equals reference ``ref`` (symmetric); ``False`` for a missing answer."""
+    STATS["calls"] += 1
+    if pred is None or ref is None:
+        return False
+    pred_key, ref_key = normalize_answer(pred), normalize_answer(ref)
+    if not pred_key or not ref_key:
+        return False
+    if pred_key.casefold() == ref_key.casefold():
+        STATS["fast"] += 1
+        return True
+    return _symbolic_equal(pred_key, ref_key, timeout_s)

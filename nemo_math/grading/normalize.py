@@ -1,0 +1,57 @@
+"""String normalisation of final answers, before (and often instead of) sympy.
+
+``math_verify`` already copes with most LaTeX noise; this adds what it lacks for competition answers and gives
+a canonical key: two answers with the same key are equal without parsing, which settles the common case (the
+student wrote what the reference says) in microseconds and lets majority voting group answers cheaply.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"))
+_REPLACEMENTS = (
+    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\varnothing", "\\emptyset"), ("\\displaystyle", ""),
+    ("\\left", ""), ("\\right", ""), ("\\$", ""), ("\\!", ""), ("−", "-"), ("\\le ", "\\leq "),
+    ("\\ge ", "\\geq "),
+)
+_DEGREES = re.compile(r"\^\s*\{?\\circ\}?|°|\\degree\b|\\text\{\s*degrees?\s*\}")
+_SPACES = re.compile(r"\\[,;: ]|~")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:(?:,|\{,\})\d{3})+(?:\.\d+)?")
+_LEADING_ZEROS = re.compile(r"^(-?)0+(?=\d)")
+_TEXT_ONLY = re.compile(r"^\\(?:text|textbf|mathrm|mbox|textit|mathbf)\{([^{}]*)\}$")
+_NUMBER = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
+_TRAILING_UNIT = re.compile(rf"^({_NUMBER})\s*\\(?:text|mbox|mathrm)\{{\s*[A-Za-z][A-Za-z .]*\}}(?:\^\{{?\d\}}?)?$")
+_ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?=[^=]+$)")
+_OPERATOR_SPACE = re.compile(r"\s*([=+\-*/^(){}\[\]<>])\s*")
+_COMMA = re.compile(r"\s*,\s*")
+
+
+def _unwrap(answer: str) -> str:
+    for left, right in _WRAPPERS:
+        if len(answer) > len(left) + len(right) and answer.startswith(left) and answer.endswith(right):
+            return answer[len(left):-len(right)].strip()
+    return answer
+
+
+def normalize_answer(answer: str) -> str:
+    """A canonical form of ``answer``: equal forms mean equal answers; unequal forms still need sympy."""
+    s = _unwrap(answer.strip()).rstrip(".").strip()
+    for old, new in _REPLACEMENTS:
+        s = s.replace(old, new)
+    s = _DEGREES.sub("", s).strip()
+    if _THOUSANDS.fullmatch(s):  # only a bare ``1,000`` or ``1{,}000``: ``1, 000`` stays a list
+        s = s.replace("{,}", "").replace(",", "")
+    s = _SPACES.sub(" ", s).strip()
+    if re.fullmatch(r"-?\d{1,3}(?: \d{3})+", s):  # ``1\,000`` / ``1 000``
+        s = s.replace(" ", "")
+    text = _TEXT_ONLY.match(s)
+    if text:
+        s = text.group(1).strip().lower()
+    unit = _TRAILING_UNIT.match(s)
+    if unit:
+        s = unit.group(1)
+    s = _ASSIGNMENT.sub("", s) if "," not in s else s
+    s = _LEADING_ZEROS.sub(r"\1", s)
+    s = _COMMA.sub(", ", _OPERATOR_SPACE.sub(r"\1", s))
+    return re.sub(r"\s+", " ", s).strip()

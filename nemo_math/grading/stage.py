@@ -1,0 +1,96 @@
+"""``nemo-math grade``: every trajectory's final answer, extracted and judged against its problem's reference.
+
+Reads the :class:`~nemo_math.records.Trajectory` shards of ``grade.input`` and writes one
+:class:`~nemo_math.records.GradedTrajectory` shard per input shard to ``grade.output_dir`` (``graded-<name>``),
+atomically, then ``_SUCCESS.json``. A rerun skips the shards already written and reuses logged judgements, so a
+crash costs at most one shard of sympy work. ``--shard i --num-shards n`` splits the input shards over array
+tasks. The judge (``grade.judge.mode``) runs only where configured; the verdict is sympy's or the judge's yes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from pathlib import Path
+
+from nemo_math import progress
+from nemo_math.config import ConfigError, NemoMathConfig
+from nemo_math.grading.equivalence import STATS
+from nemo_math.grading.extract import extract_answer
+from nemo_math.grading.judge import JUDGE_MODES
+from nemo_math.grading.verdict import add_judgements, grade_symbolic
+from nemo_math.io import is_done, load_records, mark_done, read_json, record_files, write_json, write_records
+from nemo_math.progress import log
+from nemo_math.records import GradedTrajectory, Trajectory
+
+PREFIX = "graded-"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shard", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_ID", 0)),
+                        help="this task's index (default: $SLURM_ARRAY_TASK_ID or 0)")
+    parser.add_argument("--num-shards", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_COUNT", 1)),
+                        help="number of tasks sharing the input shards (default: $SLURM_ARRAY_TASK_COUNT or 1)")
+
+
+def output_path(output_dir: str | Path, input_file: Path) -> Path:
+    return Path(output_dir) / f"{PREFIX}{input_file.stem}.jsonl"
+
+
+def counts_path(output: Path) -> Path:
+    return output.with_suffix(".counts.json")
+
+
+def is_current(input_file: Path, output: Path) -> bool:
+    """Graded after the input shard last changed (generation may still have been appending)."""
+    return counts_path(output).exists() and output.stat().st_mtime >= input_file.stat().st_mtime
+
+
+def grade_file(file: Path, cfg: NemoMathConfig) -> tuple[list[GradedTrajectory], int]:
+    """Grade one input shard; return the graded records and how many judgements are still missing."""
+    g = cfg.grade
+    trajectories = load_records(file, Trajectory)
+    graded = [grade_symbolic(t, extract_answer(t.final_text, g.relaxed_extraction), t.expected_answer, g.timeout_s)
+              for t in progress.track(trajectories, description=f"grading {file.name}")]
+    missing = add_judgements(graded, g.judge, Path(g.output_dir) / "judge", stem=f"judgements-{file.stem}")
+    return graded, missing
+
+
+def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
+    g = cfg.grade
+    if g.judge.mode not in JUDGE_MODES:
+        raise ConfigError(f"grade.judge.mode: {g.judge.mode!r} is not one of {list(JUDGE_MODES)}")
+    shard, num_shards = getattr(args, "shard", 0), getattr(args, "num_shards", 1)
+    if not 0 <= shard < num_shards:
+        raise ConfigError(f"--shard {shard} --num-shards {num_shards}: need 0 <= shard < num_shards")
+    complete_input = is_done(g.input)
+    if not complete_input:
+        log.warning("%s has no _SUCCESS.json: grading the trajectories there so far, not marking done", g.input)
+    files = record_files(g.input)
+    failed = 0
+    for file in files[shard::num_shards]:
+        out = output_path(g.output_dir, file)
+        if is_current(file, out):
+            continue
+        graded, missing = grade_file(file, cfg)
+        if missing:
+            log.warning("%s: %d judgements failed after retries; rerun to retry them", file.name, missing)
+            failed += 1
+            continue
+        write_records(out, graded)
+        write_json(counts_path(out), {"trajectories": len(graded),
+                                      "answered": sum(r.predicted_answer is not None for r in graded),
+                                      "correct": sum(r.is_correct for r in graded),
+                                      "judged": sum(r.judgement is not None for r in graded)})
+    if failed:
+        return 1
+    log.info("sympy: %s", dict(STATS))
+    if complete_input and all(is_current(f, output_path(g.output_dir, f)) for f in files):
+        counts: Counter[str] = Counter()
+        for file in files:
+            counts.update(read_json(counts_path(output_path(g.output_dir, file))))
+        mark_done(g.output_dir, {**counts, "shards": len(files), "judge": g.judge.mode})
+        log.info("graded %d trajectories: %d with an answer, %d correct", counts["trajectories"],
+                 counts["answered"], counts["correct"])
+    return 0

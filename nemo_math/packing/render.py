@@ -1,0 +1,144 @@
+"""Render an SFT record to student token ids and a loss mask (1 on assistant tokens, 0 elsewhere).
+
+Two renderers, both ending in the student's tokenizer:
+
+* ``harmony`` (what the paper trained): each message is rendered to gpt-oss harmony text by ``openai-harmony``
+  (through :mod:`nemo_math.generation.harmony`), and the text of each message is tokenised on its own, so every
+  token belongs to exactly one message and the mask is exact. Messages are rendered one by one rather than with
+  ``render_conversation_for_training``, which drops the analysis (reasoning) messages that SFT must keep. The last
+  assistant message ends in ``<|return|>``, as gpt-oss training data does. No BOS/EOS is added.
+* ``chat_template``: the student's own chat template through ``transformers.apply_chat_template`` with a
+  training variant whose ``{% generation %}`` markers give the assistant mask (Qwen3: reasoning goes in
+  ``<think>``, python calls become ``<tool_call>``, tool outputs ``<tool_response>`` user turns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+RENDERERS = ("harmony", "chat_template")
+
+PYTHON_TOOL = {"type": "function", "function": {
+    "name": "python",
+    "description": "Execute Python code in a stateful Jupyter notebook and return what it prints.",
+    "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}}}
+
+
+def load_tokenizer(path: str):
+    """The student's fast Hugging Face tokenizer (a local folder or hub id with ``tokenizer.json``).
+
+    ``PreTrainedTokenizerFast`` rather than ``AutoTokenizer``: the latter imports the model's config code and
+    with it torch (seconds per worker), and packing needs only the tokenizer and its chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    try:
+        return PreTrainedTokenizerFast.from_pretrained(path)
+    except (OSError, ValueError) as err:
+        raise FileNotFoundError(f"{path}: cannot load a fast tokenizer (tokenizer.json): {err}") from None
+
+
+def pad_token_id(tokenizer) -> int:
+    """The id packed rows are padded with: the tokenizer's pad token, else its EOS, else 0."""
+    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id):
+        if value is not None:
+            return int(value)
+    return 0
+
+
+class HarmonyRenderer:
+    """gpt-oss harmony text, message by message, tokenised by the student tokenizer."""
+
+    def __init__(self, tokenizer):
+        from nemo_math.generation.harmony import load_encoding
+
+        self.tokenizer = tokenizer
+        self.encoding = load_encoding()
+
+    def segments(self, messages: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+        """``(harmony text, trained)`` per message."""
+        from nemo_math.generation.harmony import END, RETURN, to_harmony
+
+        texts = [self.encoding.decode(self.encoding.render(m)) for m in to_harmony(messages)]
+        last = messages[-1] if messages else None
+        if last and last["role"] == "assistant" and not last.get("recipient") and texts[-1].endswith(END):
+            texts[-1] = texts[-1][: -len(END)] + RETURN
+        return [(t, m["role"] == "assistant") for t, m in zip(texts, messages)]
+
+    def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None):
+        ids: list[int] = []
+        mask: list[int] = []
+        for text, trained in self.segments(messages):
+            piece = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            ids.extend(piece)
+            mask.extend([int(trained)] * len(piece))
+        return ids, mask
+
+
+def to_chat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Harmony-style dicts -> Hugging Face chat messages.
+
+    System and developer turns merge into one system turn; analysis messages become the ``reasoning_content``
+    of the next assistant turn (its tool call or its final answer); a python call becomes a ``tool_calls`` entry
+    with ``{"code": ...}``; tool results become ``tool`` turns. Reasoning left at the end (a trace cut short)
+    becomes an assistant turn with reasoning only.
+    """
+    system = [m["content"] for m in messages if m["role"] in ("system", "developer")]
+    out: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(system)}] if system else []
+    reasoning: list[str] = []
+    for m in messages:
+        role = m["role"]
+        if role == "user":
+            out.append({"role": "user", "content": m["content"]})
+        elif role == "tool":
+            out.append({"role": "tool", "content": m["content"], "name": m.get("name") or "python"})
+        elif role == "assistant" and m.get("recipient"):
+            out.append({"role": "assistant", "content": "", "reasoning_content": "\n\n".join(reasoning),
+                        "tool_calls": [{"type": "function", "function": {
+                            "name": m["recipient"].removeprefix("functions."),
+                            "arguments": {"code": m["content"]}}}]})
+            reasoning = []
+        elif role == "assistant" and m.get("channel") in ("analysis", "commentary"):
+            reasoning.append(m["content"])
+        elif role == "assistant":
+            out.append({"role": "assistant", "content": m["content"], "reasoning_content": "\n\n".join(reasoning)})
+            reasoning = []
+    if reasoning:
+        out.append({"role": "assistant", "content": "", "reasoning_content": "\n\n".join(reasoning)})
+    return out
+
+
+class ChatTemplateRenderer:
+    """The student's chat template; ``template`` is a training variant with ``{% generation %}`` markers."""
+
+    def __init__(self, tokenizer, template: str | None = None):
+        self.tokenizer = tokenizer
+        self.template = Path(template).read_text() if template else None
+        source = self.template or tokenizer.chat_template or ""
+        if "generation" not in source:
+            raise ValueError("the chat template has no {% generation %} markers, so it cannot mark assistant "
+                             "tokens: set pack.chat_template to a training variant")
+
+    def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None):
+        chat = to_chat(messages)
+        tools = tools_of(tools or [])
+        if not tools and any(m.get("tool_calls") for m in chat):
+            tools = [PYTHON_TOOL]
+        out = self.tokenizer.apply_chat_template(
+            chat, tools=tools or None, chat_template=self.template, tokenize=True, return_dict=True,
+            return_assistant_tokens_mask=True)
+        return list(out["input_ids"]), list(out["assistant_masks"])
+
+
+def build_renderer(kind: str, tokenizer_path: str, chat_template: str | None = None):
+    tokenizer = load_tokenizer(tokenizer_path)
+    if kind == "harmony":
+        return HarmonyRenderer(tokenizer)
+    if kind == "chat_template":
+        return ChatTemplateRenderer(tokenizer, chat_template)
+    raise ValueError(f"unknown renderer {kind!r} (known: {', '.join(RENDERERS)})")
+
+
+def tools_of(record_tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Record ``tools`` entries as chat-template tools (bare function specs get the ``function`` wrapper)."""
+    return [t if "function" in t else {"type": "function", "function": t} for t in record_tools]

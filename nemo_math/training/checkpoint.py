@@ -1,0 +1,169 @@
+"""Megatron distributed checkpoints: save, load at any TP/EP layout, and an atomic ``latest`` pointer.
+
+A checkpoint root holds ``iter_0000100/`` folders written by ``megatron.core.dist_checkpointing`` plus
+``latest.json`` naming the newest complete one. A folder is written under a temp name and renamed when every
+rank has finished, and ``latest.json`` is replaced atomically after that, so a kill at any moment leaves the
+previous checkpoint usable. Because dist-checkpointing stores global tensors, a checkpoint saved at one layout
+loads at another (TP=2 -> TP=1, dense TP -> EP): that is how bucketed stages hand over.
+
+Contents: ``model`` (sharded), optionally ``optimizer`` (sharded, Megatron's optimizer state), ``rng``
+(one object per rank, restored only when resuming at the same layout) and ``meta`` (common: iteration,
+consumed rows, LR-scheduler state, layout, anything the caller adds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from nemo_math.io import write_json
+
+LATEST = "latest.json"
+# the same optimizer-state keys whether or not Megatron chains optimizers (EP > 1 splits expert params off)
+OPTIMIZER_METADATA = {"chained_optim_avoid_prefix": True}
+
+
+def iteration_dir(root: str | os.PathLike, iteration: int) -> Path:
+    return Path(root) / f"iter_{iteration:07d}"
+
+
+def latest(root: str | os.PathLike) -> Path | None:
+    """The newest complete checkpoint under ``root`` (``None`` if there is none)."""
+    pointer = Path(root) / LATEST
+    if not pointer.exists():
+        return None
+    path = Path(root) / json.loads(pointer.read_text())["checkpoint"]
+    return path if path.is_dir() else None
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A checkpoint folder, or a root whose ``latest.json`` names one."""
+    path = Path(path)
+    if (path / "metadata.json").exists():
+        return path
+    found = latest(path)
+    if found is None:
+        raise FileNotFoundError(f"{path}: neither a dist checkpoint (metadata.json) nor a root with {LATEST}")
+    return found
+
+
+def _rank() -> int:
+    import torch
+
+    return torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+
+
+def _barrier() -> None:
+    import torch
+
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def _rng_object(layout_key: str, data: Any = None):
+    import torch
+    from megatron.core.dist_checkpointing.mapping import ShardedObject
+
+    world = torch.distributed.get_world_size()
+    return ShardedObject(f"rng_state/{layout_key}", data, (world,), (_rank(),), replica_id=0)
+
+
+def _rng_state() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+    import torch
+    from megatron.core import tensor_parallel
+
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
+            "tracker": tensor_parallel.get_cuda_rng_tracker().get_states()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+    import torch
+    from megatron.core import tensor_parallel
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+    tensor_parallel.get_cuda_rng_tracker().set_states(state["tracker"])
+
+
+def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: dict[str, Any] | None = None,
+         layout_key: str = "default") -> Path:
+    """Save ``model`` (a Megatron module, unwrapped) and, if given, ``optimizer`` as ``root/iter_N``, then point
+    ``root/latest.json`` at it. Every rank must call this. ``layout_key`` names the layout the RNG state is for."""
+    from megatron.core import dist_checkpointing
+
+    root = Path(root)
+    final = iteration_dir(root, iteration)
+    tmp = root / f".{final.name}.tmp"
+    if _rank() == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    _barrier()
+    state: dict[str, Any] = {"model": model.sharded_state_dict()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.sharded_state_dict(state["model"], metadata=OPTIMIZER_METADATA)
+    state["rng"] = _rng_object(layout_key, _rng_state())
+    state["meta"] = {"iteration": iteration, "layout_key": layout_key, **(meta or {})}
+    if optimizer is not None:
+        state["meta"]["optimizer_parts"] = _optimizer_parts(optimizer)
+    dist_checkpointing.save(state, str(tmp))
+    _barrier()
+    if _rank() == 0:
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        write_json(root / LATEST, {"checkpoint": final.name, "iteration": iteration})
+    _barrier()
+    return final
+
+
+def _optimizer_parts(optimizer) -> int:
+    return len(getattr(optimizer, "chained_optimizers", [optimizer]))
+
+
+def load_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The common ``meta`` of a checkpoint (iteration, consumed rows, scheduler, layout), without loading tensors."""
+    from megatron.core import dist_checkpointing
+
+    return dist_checkpointing.load_common_state_dict(str(resolve(path))).get("meta", {})
+
+
+def load(path: str | os.PathLike, model, optimizer=None, layout_key: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint (folder or root) into ``model`` at the current layout, and ``optimizer`` state if given;
+    restore this rank's RNG when ``layout_key`` matches the one saved. Returns the checkpoint's ``meta``."""
+    import torch
+    from megatron.core import dist_checkpointing
+
+    path = resolve(path)
+    meta = load_meta(path)
+    if optimizer is not None and meta.get("optimizer_parts") != _optimizer_parts(optimizer):
+        raise ValueError(f"{path}: optimizer state has {meta.get('optimizer_parts')} part(s) but this layout's "
+                         f"optimizer has {_optimizer_parts(optimizer)} (Megatron splits expert parameters into "
+                         f"their own optimizer when the expert data-parallel group differs): set "
+                         f"carry_optimizer: false for this stage")
+    state: dict[str, Any] = {"model": model.sharded_state_dict()}
+    if optimizer is not None:
+        state["optimizer"] = optimizer.sharded_state_dict(state["model"], is_loading=True,
+                                                          metadata=OPTIMIZER_METADATA)
+    same_layout = layout_key is not None and meta.get("layout_key") == layout_key
+    if same_layout:
+        state["rng"] = _rng_object(layout_key)
+    loaded = dist_checkpointing.load(state, str(path))
+    model.load_state_dict(loaded["model"], strict=True)
+    if optimizer is not None:
+        with torch.no_grad():
+            optimizer.load_state_dict(loaded["optimizer"])
+    if same_layout:
+        _set_rng_state(loaded["rng"])
+    return meta

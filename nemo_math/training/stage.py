@@ -1,0 +1,128 @@
+"""``nemo-math train``: check every stage's layout, then run the stages in order, each under torchrun.
+
+Every stage is validated before the first one launches (world size, TP/CP/EP/PP, sequence parallel, the
+bucket's row multiple), so a bad layout in stage 4 fails in seconds, not after stages 1-3. Each stage is its own
+``torchrun -m nemo_math.training.launch --stage NAME`` (a fresh process per layout; the handoff goes through
+the checkpoint). A finished stage has ``_SUCCESS.json`` and is skipped on re-run; a killed one resumes from its
+latest checkpoint. With ``train.launcher=none`` the ranks already exist (srun, torchrun) and run in-process.
+When all stages are done: ``latest.json`` at the output root names the final checkpoint, ``loss.png`` plots the
+loss across stages and ``_SUCCESS.json`` holds the per-stage figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from nemo_math import progress
+from nemo_math.config import NemoMathConfig, to_yaml
+from nemo_math.io import done_summary, mark_done, write_json, write_text
+from nemo_math.training.config import TrainConfig
+from nemo_math.training.schedule import plan, stage_is_done
+
+log = progress.log
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="validate every stage's layout, print the plan, exit")
+    parser.add_argument("--stage", default="all", help="run only this stage (by name)")
+
+
+def torchrun_command(cfg: TrainConfig, config_file: Path, stage: str, quiet: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={cfg.nproc_per_node}",
+           f"--nnodes={cfg.nnodes}"]
+    if cfg.nnodes > 1:  # one agent per node meets at MASTER_ADDR (SLURM sets it in the recipe's sbatch)
+        cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={os.environ.get('MASTER_ADDR', 'localhost')}:"
+                f"{os.environ.get('MASTER_PORT', '29500')}", f"--rdzv-id={os.environ.get('SLURM_JOB_ID', 'nemo-math')}"]
+    else:
+        cmd += ["--standalone"]
+    cmd += ["-m", "nemo_math.training.launch", "--config", str(config_file), "--stage", stage]
+    return cmd + (["--quiet"] if quiet else [])
+
+
+def plot_losses(cfg: TrainConfig, path: Path) -> None:
+    """Loss against the global step, one colour per stage, dashed lines at the handoffs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    offset = 0
+    for stage in cfg.stages:
+        metrics = Path(cfg.output_dir) / stage.name / "metrics.jsonl"
+        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] \
+            if metrics.exists() else []
+        if not rows:
+            continue
+        ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=stage.name)
+        offset += rows[-1]["step"]
+        ax.axvline(offset, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("optimizer step (all stages)")
+    ax.set_ylabel("LM loss (per token)")
+    ax.set_title(f"{cfg.model}: bucketed SFT stages")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def finish(cfg: TrainConfig) -> dict:
+    """After the last stage: the root ``latest.json``, the loss plot and ``_SUCCESS.json``."""
+    out = Path(cfg.output_dir)
+    stages = [done_summary(out / s.name) for s in cfg.stages]
+    final = Path(stages[-1]["final_checkpoint"])
+    write_json(out / "latest.json", {"checkpoint": str(final.relative_to(out)),
+                                     "iteration": int(final.name.split("_")[-1])})
+    plot_losses(cfg, out / "loss.png")
+    summary = {"final_checkpoint": str(final), "model": cfg.model, "stages": stages}
+    mark_done(out, summary)
+    return summary
+
+
+def main(cfg: NemoMathConfig, args) -> int:
+    import torch
+
+    from nemo_math.training.launch import stage_indices
+
+    train = cfg.train
+    rows = plan(train, gpu=torch.cuda.is_available() or args.dry_run, check_data=not args.dry_run)
+    for row in rows:
+        log.info("plan: %s", row)
+    if args.dry_run:
+        print(json.dumps(rows, indent=2))
+        return 0
+    out = Path(train.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config_file = out / "config.yaml"
+    write_text(config_file, to_yaml(cfg))
+    if train.launcher == "none":
+        from nemo_math.training.launch import run
+
+        run(cfg, args.stage)
+        if torch.distributed.get_rank() != 0:
+            return 0
+    elif train.launcher == "torchrun":
+        for index in stage_indices(cfg, args.stage):
+            name = train.stages[index].name
+            if stage_is_done(train, index):
+                log.info("stage %s is done, skipping", name)
+                continue
+            cmd = torchrun_command(train, config_file, name, quiet=args.quiet)
+            log.info("stage %s: %s", name, " ".join(cmd))
+            proc = subprocess.run(cmd)
+            if proc.returncode:
+                log.error("stage %s failed (exit %d); re-run the same command to resume it", name, proc.returncode)
+                return proc.returncode
+    else:
+        raise ValueError(f"train.launcher: {train.launcher!r} is not torchrun or none")
+    if all(stage_is_done(train, i) for i in range(len(train.stages))):
+        summary = finish(train)
+        log.info("final checkpoint: %s", summary["final_checkpoint"])
+        for stage in summary["stages"]:
+            log.info("%s: %s, final loss %.4f, %.0f tokens/s", stage["stage"], stage["layout"],
+                     stage["final_loss"], stage["tokens_per_s"])
+    return 0

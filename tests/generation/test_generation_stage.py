@@ -1,0 +1,86 @@
+"""``nemo-math generate`` end to end: the scripted teacher over real HTTP, the real sandbox, kill -9 resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import server_process
+
+from nemo_math.io import is_done, load_records
+from nemo_math.records import MODES, Trajectory
+
+
+def generate_cmd(run_dir: Path, problems: Path, url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "nemo_math.cli", "generate", "--quiet", f"run_dir={run_dir}",
+            f"generate.input={problems}", f"generate.client.base_urls=[{url}]", "generate.client.max_retries=3",
+            "generate.client.backoff_initial_s=0.05", "sandbox.timeout_s=10", *extra]
+
+
+def comparable(folder: Path) -> dict[str, dict]:
+    rows = {}
+    for t in load_records(folder, Trajectory):
+        data = t.to_dict()
+        data.pop("elapsed_s")
+        assert t.job_id not in rows, f"duplicate {t.job_id}"
+        rows[t.job_id] = data
+    return rows
+
+
+@pytest.mark.slow
+def test_generate_fans_out_48_ways_per_problem_over_http(tmp_path, problems_file):
+    problems = tmp_path / "two.jsonl"
+    problems.write_text("".join(problems_file.read_text().splitlines(keepends=True)[:2]))
+    with server_process("--backend", "scripted", "--problems", str(problems)) as url:
+        for shard in (0, 1):
+            cmd = generate_cmd(tmp_path / "run", problems, url, "--shard", str(shard), "--num-shards", "2")
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+            assert out.returncode == 0, out.stderr[-3000:]
+            assert is_done(tmp_path / "run" / "generate") == (shard == 1)
+    trajs = load_records(tmp_path / "run" / "generate", Trajectory)
+    assert len(trajs) == 96 and len({t.job_id for t in trajs}) == 96
+    per_setting = Counter((t.problem_id, t.mode, t.with_tool) for t in trajs)
+    assert set(per_setting.values()) == {8} and len(per_setting) == 2 * len(MODES) * 2
+    tool = [t for t in trajs if t.with_tool]
+    assert all(t.num_tool_calls >= 1 and any(m["role"] == "tool" for m in t.messages) for t in tool)
+    assert all(t.num_tool_calls == 0 for t in trajs if not t.with_tool)
+    assert all(t.finish_reason == "final" and t.completion_tokens > 0 for t in trajs)
+    assert all(t.messages[0]["role"] == "system" and f"Reasoning: {t.mode}" in t.messages[0]["content"]
+               for t in trajs)
+    summaries = sorted((tmp_path / "run" / "generate").glob("summary-*.json"))
+    assert [json.loads(p.read_text())["failed"] for p in summaries] == [0, 0]
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_resumes_exactly_once(tmp_path, problems_file):
+    args = ("generate.num_samples=2", "generate.client.max_in_flight=4")
+    with server_process("--backend", "scripted", "--problems", str(problems_file), "--latency-s", "0.03") as url:
+        reference = subprocess.run(generate_cmd(tmp_path / "ref", problems_file, url, *args),
+                                   capture_output=True, text=True, timeout=300)
+        assert reference.returncode == 0, reference.stderr[-3000:]
+        rng = random.Random(0)
+        killed = 0
+        for _ in range(20):
+            proc = subprocess.Popen(generate_cmd(tmp_path / "run", problems_file, url, *args),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            time.sleep(rng.uniform(0.5, 3.0))
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the generator and the sandbox processes it started
+                killed += 1
+            proc.wait(30)
+        final = subprocess.run(generate_cmd(tmp_path / "run", problems_file, url, *args),
+                               capture_output=True, text=True, timeout=300)
+        assert final.returncode == 0, final.stderr[-3000:]
+    assert killed >= 10  # most kills landed while jobs were running
+    expected, got = comparable(tmp_path / "ref" / "generate"), comparable(tmp_path / "run" / "generate")
+    assert len(expected) == 4 * len(MODES) * 2 * 2
+    assert got == expected
+    assert is_done(tmp_path / "run" / "generate")

@@ -1,0 +1,115 @@
+"""Bucketed stages end to end on 2 CPU ranks: layouts change at every handoff and the loss keeps falling;
+a stage killed mid-way resumes from its checkpoint with the losses of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO, VOCAB, run_torchrun
+
+from nemo_math.training import checkpoint
+
+
+def write_config(tmp_path: Path, model: str, stages: list[dict], name: str = "train") -> Path:
+    cfg = {"run_dir": str(tmp_path), "seed": 1,
+           "train": {"data_dir": str(tmp_path / "pack"), "output_dir": str(tmp_path / name), "model": model,
+                     "model_overrides": {"vocab_size": VOCAB}, "nproc_per_node": 2, "tensorboard": False,
+                     "stages": stages}}
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def losses(run_dir: Path, stage: str) -> list[float]:
+    lines = (run_dir / stage / "metrics.jsonl").read_text().splitlines()
+    return [json.loads(line)["loss"] for line in lines]
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def stage(name, bucket, **layout):
+    return {"name": name, "bucket": bucket, "global_batch_size": 4, "steps": 4, "lr": 3e-3, **layout}
+
+
+@pytest.mark.slow
+def test_dense_stages_through_the_cli(tmp_path, make_bucket):
+    make_bucket("bucket_128", 128, rows=24, seed=0)
+    make_bucket("bucket_256", 256, rows=16, seed=1)
+    config = write_config(tmp_path, "tiny_dense", [
+        stage("s1", "bucket_128", tp=1),
+        stage("s2", "bucket_256", tp=2),
+        stage("s3", "bucket_256", tp=2, sequence_parallel=True, carry_optimizer=True)])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run([sys.executable, "-m", "nemo_math.cli", "train", "--config", str(config), "--quiet"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    run = tmp_path / "train"
+    means = [mean(losses(run, s)) for s in ("s1", "s2", "s3")]
+    assert means[0] > means[1] > means[2], means
+    summary = json.loads((run / "_SUCCESS.json").read_text())
+    assert [s["layout"] for s in summary["stages"]] == ["TP1 CP1 EP1 PP1", "TP2 CP1 EP1 PP1", "TP2+SP CP1 EP1 PP1"]
+    final = checkpoint.resolve(run)
+    assert final == run / "s3" / "checkpoints" / "iter_0000004"
+    assert checkpoint.load_meta(run)["layout"] == "TP2+SP CP1 EP1 PP1"
+    assert (run / "loss.png").stat().st_size > 0
+    # a second run finds every stage done and only rewrites the summary
+    again = subprocess.run([sys.executable, "-m", "nemo_math.cli", "train", "--config", str(config), "--quiet"],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "torch.distributed.run" not in again.stderr
+
+
+@pytest.mark.slow
+def test_moe_stages_reshard_between_tp_and_ep(tmp_path, make_bucket):
+    make_bucket("bucket_128", 128, rows=24, seed=0)
+    make_bucket("bucket_256", 256, rows=16, seed=1)
+    config = write_config(tmp_path, "tiny_moe", [
+        stage("m1", "bucket_128", tp=1),
+        stage("m2", "bucket_256", ep=2),
+        stage("m3", "bucket_256", tp=2, sequence_parallel=True)])
+    run_torchrun(2, ["-m", "nemo_math.training.launch", "--config", str(config), "--quiet"], cwd=REPO)
+    run = tmp_path / "train"
+    means = [mean(losses(run, s)) for s in ("m1", "m2", "m3")]
+    assert means[0] > means[1] > means[2], means
+    assert checkpoint.load_meta(run / "m3" / "checkpoints")["layout"] == "TP2+SP CP1 EP1 PP1"
+
+
+@pytest.mark.slow
+def test_killed_stage_resumes_with_the_same_losses(tmp_path, make_bucket):
+    make_bucket("bucket_128", 128, rows=24, seed=2)
+    one = [stage("s1", "bucket_128", tp=1, steps=6, save_interval=2)]
+    reference = write_config(tmp_path, "tiny_dense", one, name="reference")
+    run_torchrun(2, ["-m", "nemo_math.training.launch", "--config", str(reference), "--quiet"], cwd=REPO)
+
+    killed = write_config(tmp_path, "tiny_dense", one, name="killed")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m",
+           "nemo_math.training.launch", "--config", str(killed), "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    metrics = tmp_path / "killed" / "s1" / "metrics.jsonl"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = len(metrics.read_text().splitlines())
+    assert 3 <= done < 6, f"the run was not killed mid-stage ({done} steps logged)"
+    assert checkpoint.load_meta(tmp_path / "killed" / "s1" / "checkpoints")["iteration"] in (2, 4)
+
+    run_torchrun(2, ["-m", "nemo_math.training.launch", "--config", str(killed), "--quiet"], cwd=REPO)
+    assert losses(tmp_path / "killed", "s1") == losses(tmp_path / "reference", "s1")
+    assert len(losses(tmp_path / "reference", "s1")) == 6
