@@ -53,9 +53,9 @@ def main() -> None:
         start = time.perf_counter()
         plans, dropped = plan_buckets(lengths, modes, args.buckets, backfill=backfill)
         seconds = time.perf_counter() - start
-        per_bucket = " ".join(f"bucket_{p.seq_len}={len(p.rows)}" for p in plans)
-        capacity = sum(len(p.rows) * p.seq_len for p in plans)
-        print(f"backfill={backfill} sequences={sum(len(p.rows) for p in plans)} {per_bucket} "
+        per_bucket = " ".join(f"bucket_{p.seq_len}={p.num_rows}" for p in plans)
+        capacity = sum(p.num_rows * p.seq_len for p in plans)
+        print(f"backfill={backfill} sequences={sum(p.num_rows for p in plans)} {per_bucket} "
               f"capacity_tokens={capacity} fill={lengths[lengths <= max(args.buckets)].sum() / capacity:.4f} "
               f"dropped={dropped} seconds={seconds:.3f}")
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
+import sys
 import threading
 import time
 
@@ -119,6 +121,12 @@ def bench_ipykernel(cells: int, cold: int) -> dict[str, float]:
     return res
 
 
+def bench_bare_python(cold: int) -> float:
+    """A bare ``python -S -c pass`` start, no sandbox: what the machine's load makes of any process start."""
+    runs = _timed(lambda: subprocess.run([sys.executable, "-S", "-c", "pass"], check=True), cold)
+    return statistics.median(runs) * 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cells", type=int, default=2000, help="warm cells timed in the sandbox")
@@ -127,6 +135,7 @@ def main() -> None:
     args = parser.parse_args()
     ours = bench_sandbox(args.cells, args.cold)
     ref = bench_ipykernel(args.kernel_cells, args.cold)
+    bare = bench_bare_python(args.cold)
     rows = [("warm cell p50 (ms)", "p50"), ("warm cell p99 (ms)", "p99"),
             ("cold start, spares ready (ms)", "cold_spare"), ("cold start, no spare (ms)", "cold_nospare"),
             ("throughput, 2 workers (cells/s)", "throughput")]
@@ -134,6 +143,7 @@ def main() -> None:
     for label, key in rows:
         theirs = f"{ref[key]:14.2f}" if key in ref else f"{'-':>14}"
         print(f"{label:34}{ours[key]:20.2f}{theirs}")
+    print(f"{'bare python -S start, no sandbox (ms)':34}{bare:20.2f}")
     print(f"warm cell speed-up over ipykernel (p50): {ref['p50'] / ours['p50']:.1f}x")
 
 

@@ -4,8 +4,9 @@
 #
 #   slurm/submit_pipeline.sh --config configs/qwen3_8b.yaml run_dir=/lustre/$USER/run1
 #
-# Options: --config FILE|PRESET (default tiny), --dry-run (print the sbatch commands, submit nothing),
-# KEY=VALUE overrides (passed to every stage). Environment:
+# Options: --config FILE|PRESET (repeatable, later files win; default tiny), --dry-run (print the sbatch
+# commands, submit nothing), KEY=VALUE overrides. Every job reads one frozen copy of the resolved config,
+# $run_dir/slurm-config.yaml. Environment:
 #   NEMO_MATH_SBATCH            sbatch options for every job (e.g. "--account=abc --partition=batch")
 #   NEMO_MATH_SBATCH_<STAGE>    sbatch options for one stage (e.g. NEMO_MATH_SBATCH_TRAIN="--nodes=8 --gpus-per-node=8")
 #   NEMO_MATH_{GENERATE,GRADE,EVALUATE}_SHARDS   array sizes (default 1)
@@ -21,29 +22,30 @@ if [ -f "$NEMO_MATH_VENV/bin/activate" ]; then
   source "$NEMO_MATH_VENV/bin/activate"
 fi
 
-config=tiny
+configs=()
 dry_run=0
 overrides=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --config | -c) config=$2; shift 2 ;;
-    --config=*) config=${1#--config=}; shift ;;
+    --config | -c) configs+=(--config "$2"); shift 2 ;;
+    --config=*) configs+=(--config "${1#--config=}"); shift ;;
     --dry-run) dry_run=1; shift ;;
-    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *=*) overrides+=("$1"); shift ;;
     *) echo "submit_pipeline: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[ ${#configs[@]} -gt 0 ] || configs=(--config tiny)
 
 # the run folder, absolute (jobs start in this directory too, but a frozen config should not depend on it)
-run_dir=$(python -m nemo_math.cli pipeline --quiet --config "$config" "${overrides[@]}" --plan | sed -n 's/^run_dir //p')
+run_dir=$(python -m nemo_math.cli pipeline --quiet "${configs[@]}" "${overrides[@]}" --plan | sed -n 's/^run_dir //p')
 run_dir=$(realpath -m "$run_dir")
 overrides+=("run_dir=$run_dir")
 # every job reads one frozen, fully resolved copy of the config: no quoting of overrides through sbatch, and
 # editing the YAML later does not change a chain already queued
 mkdir -p "$run_dir"
 frozen="$run_dir/slurm-config.yaml"
-python -m nemo_math.cli pipeline --quiet --config "$config" "${overrides[@]}" --print-config >"$frozen"
+python -m nemo_math.cli pipeline --quiet "${configs[@]}" "${overrides[@]}" --print-config >"$frozen"
 export NEMO_MATH_CONFIG=$frozen NEMO_MATH_OVERRIDES=""
 
 # "STAGE done|pending OUTPUT_DIR [ARGS]" per job (train: one per SFT stage)

@@ -78,14 +78,21 @@ def model_config(hf: dict[str, Any]) -> ModelConfig:
         raise ConversionError("config.json: attention_bias: Qwen3 has no attention bias; this checkpoint does")
     rope = hf.get("rope_parameters") or hf.get("rope_scaling") or {}
     theta = rope.get("rope_theta", hf.get("rope_theta", 10000.0))
-    fields: dict[str, Any] = dict(
-        vocab_size=hf["vocab_size"], hidden_size=hf["hidden_size"], ffn_hidden_size=hf["intermediate_size"],
-        num_layers=hf["num_hidden_layers"], num_attention_heads=hf["num_attention_heads"],
-        num_query_groups=hf["num_key_value_heads"],
-        head_dim=hf.get("head_dim") or hf["hidden_size"] // hf["num_attention_heads"],
-        rope_theta=float(theta), rms_norm_eps=hf["rms_norm_eps"],
-        tie_word_embeddings=bool(hf.get("tie_word_embeddings", False)),
-        max_position_embeddings=hf["max_position_embeddings"], init_method_std=hf.get("initializer_range", 0.02))
+
+    def need(name: str) -> Any:
+        if name not in hf:
+            raise ConversionError(f"config.json: {name}: required field is missing")
+        return hf[name]
+
+    fields: dict[str, Any] = {
+        "vocab_size": need("vocab_size"), "hidden_size": need("hidden_size"),
+        "ffn_hidden_size": need("intermediate_size"), "num_layers": need("num_hidden_layers"),
+        "num_attention_heads": need("num_attention_heads"), "num_query_groups": need("num_key_value_heads"),
+        "head_dim": hf.get("head_dim") or need("hidden_size") // need("num_attention_heads"),
+        "rope_theta": float(theta), "rms_norm_eps": hf.get("rms_norm_eps", 1e-6),
+        "tie_word_embeddings": bool(hf.get("tie_word_embeddings", False)),
+        "max_position_embeddings": need("max_position_embeddings"),
+        "init_method_std": hf.get("initializer_range", 0.02)}
     if rope.get("rope_type", rope.get("type", "default")) == "yarn":
         fields.update(yarn_factor=float(rope["factor"]),
                       yarn_original_max_position_embeddings=int(rope["original_max_position_embeddings"]),
@@ -98,8 +105,8 @@ def model_config(hf: dict[str, Any]) -> ModelConfig:
         if hf.get("mlp_only_layers") or hf.get("decoder_sparse_step", 1) != 1:
             raise ConversionError("config.json: mlp_only_layers/decoder_sparse_step: mixed dense and MoE "
                                   "layers are not supported")
-        fields.update(num_experts=hf.get("num_local_experts") or hf["num_experts"], moe_router_topk=hf["num_experts_per_tok"],
-                      moe_ffn_hidden_size=hf["moe_intermediate_size"],
+        fields.update(num_experts=hf.get("num_local_experts") or need("num_experts"),
+                      moe_router_topk=need("num_experts_per_tok"), moe_ffn_hidden_size=need("moe_intermediate_size"),
                       moe_aux_loss_coeff=hf.get("router_aux_loss_coef", 1e-3))
     return ModelConfig(**fields)
 
@@ -113,7 +120,9 @@ def _take(state: dict[str, Tensor], key: str, where: str) -> Tensor:
 
 def hf_to_megatron(hf: dict[str, Tensor], model: ModelConfig) -> dict[str, Tensor]:
     """HF state dict (on-disk names) -> Megatron GPTModel state dict (local spec names)."""
-    get = lambda key: _take(hf, key, "hf checkpoint")  # noqa: E731
+    def get(key: str) -> Tensor:
+        return _take(hf, key, "hf checkpoint")
+
     groups, d, h = model.num_query_groups, model.head_dim, model.hidden_size
     out = {"embedding.word_embeddings.weight": get("model.embed_tokens.weight"),
            "decoder.final_layernorm.weight": get("model.norm.weight")}
@@ -145,7 +154,9 @@ def hf_to_megatron(hf: dict[str, Tensor], model: ModelConfig) -> dict[str, Tenso
 
 def megatron_to_hf(mcore: dict[str, Tensor], model: ModelConfig) -> dict[str, Tensor]:
     """Megatron GPTModel state dict (local spec names; ``_extra_state`` ignored) -> HF state dict."""
-    get = lambda key: _take(mcore, key, "megatron checkpoint")  # noqa: E731
+    def get(key: str) -> Tensor:
+        return _take(mcore, key, "megatron checkpoint")
+
     groups, d, h = model.num_query_groups, model.head_dim, model.hidden_size
     per_group = model.num_attention_heads // groups * d
     out = {"model.embed_tokens.weight": get("embedding.word_embeddings.weight"),

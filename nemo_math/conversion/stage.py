@@ -15,17 +15,21 @@ from nemo_math.progress import log
 
 
 def find_checkpoint(path: str | Path, stage_names: list[str]) -> Path:
-    """The Megatron checkpoint at ``path``: itself, its ``latest.json``, or its last trained stage's."""
+    """The Megatron checkpoint at ``path``: itself, its ``latest.json``, or the newest of the last trained stage
+    of a ``nemo-math train`` output (``<stage>/checkpoints``)."""
     from nemo_math.training import checkpoint
 
     path = Path(path)
-    try:
-        return checkpoint.resolve(path)
-    except FileNotFoundError:
-        for name in reversed(stage_names):
-            if (path / name).is_dir():
-                return checkpoint.resolve(path / name)
-        raise
+    candidates = [path, path / "checkpoints"]
+    for name in reversed(stage_names):
+        candidates += [path / name / "checkpoints", path / name]
+    for candidate in candidates:
+        try:
+            return checkpoint.resolve(candidate)
+        except FileNotFoundError:
+            continue
+    raise FileNotFoundError(f"{path}: no Megatron checkpoint (looked for latest.json in "
+                            f"{', '.join(str(c) for c in candidates)})")
 
 
 def main(cfg: NemoMathConfig, args) -> int:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from nemo_math.curation.repair import AnswerDecision
-from nemo_math.records import GradedTrajectory, PassRate, Problem, SFTRecord, setting_key
+from nemo_math.records import (
+    GradedTrajectory,
+    PassRate,
+    Problem,
+    SFTRecord,
+    setting_key,
+)
 
 
 def sft_file_stem(mode: str, with_tool: bool, split_by_setting: bool) -> str:

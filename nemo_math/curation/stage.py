@@ -26,10 +26,17 @@ from nemo_math import progress
 from nemo_math.config import ConfigError, NemoMathConfig
 from nemo_math.curation.assemble import sft_file_stem, to_sft
 from nemo_math.curation.filters import TRACE_REASONS, pass_rates, too_easy, trace_reason
-from nemo_math.curation.report import write_report
 from nemo_math.curation.repair import SOURCES, AnswerDecision, decide_reference
+from nemo_math.curation.report import write_report
 from nemo_math.grading.verdict import add_judgements, grade_symbolic
-from nemo_math.io import atomic_path, is_done, load_records, mark_done, read_records, write_records
+from nemo_math.io import (
+    atomic_path,
+    is_done,
+    load_records,
+    mark_done,
+    read_records,
+    write_records,
+)
 from nemo_math.progress import log
 from nemo_math.records import MODES, GradedTrajectory, PassRate, Problem
 

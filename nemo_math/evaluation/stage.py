@@ -63,11 +63,15 @@ def run_generation(cfg: NemoMathConfig, problems: list[Problem], shard: int, num
     jobs = generation.build_jobs(problems, gcfg.generate.modes, gcfg.generate.tools, gcfg.generate.num_samples)
     log.info("evaluate: %d problems x %d modes x %d tool settings x %d samples = %d generations", len(problems),
              len(gcfg.generate.modes), len(gcfg.generate.tools), gcfg.generate.num_samples, len(jobs))
-    with generation.model_server(gcfg) as client_cfg, generation.open_sandbox(gcfg) as sandbox:
-        summary = asyncio.run(generation.generate(gcfg, jobs, client_cfg, sandbox, shard, num_shards))
-    if summary.failed:
-        log.warning("%d generations failed (first: %s); rerun to retry them", summary.failed, summary.errors[:1])
-    finished = done_keys(gcfg.generate.output_dir, pattern=f"{generation.STEM}-*.jsonl")
+    out = gcfg.generate.output_dir
+    pattern = f"{generation.STEM}-*.jsonl"
+    finished = done_keys(out, pattern=pattern)
+    if any(job.id not in finished for job in generation.select_shard(jobs, shard, num_shards)):
+        with generation.model_server(gcfg) as client_cfg, generation.open_sandbox(gcfg) as sandbox:
+            summary = asyncio.run(generation.generate(gcfg, jobs, client_cfg, sandbox, shard, num_shards))
+        if summary.failed:
+            log.warning("%d generations failed (first: %s); rerun to retry them", summary.failed, summary.errors[:1])
+        finished = done_keys(out, pattern=pattern)
     return all(job.id in finished for job in jobs)
 
 

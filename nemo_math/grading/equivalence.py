@@ -32,8 +32,11 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that w
 def _parse(answer: str) -> tuple:
     from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 
-    return tuple(parse(f"${answer}$", [LatexExtractionConfig(), ExprExtractionConfig()],
-                       parsing_timeout=None, raise_on_error=False))
+    try:
+        return tuple(parse(f"${answer}$", [LatexExtractionConfig(), ExprExtractionConfig()],
+                           parsing_timeout=None, raise_on_error=True))
+    except Exception:  # noqa: BLE001 - unparseable LaTeX is an answer sympy cannot compare, not an error
+        return ()
 
 
 def _log10_bound(expr) -> float | None:
@@ -69,23 +72,28 @@ def _too_large(expr) -> bool:
     return False
 
 
-@lru_cache(maxsize=1 << 16)
-def _symbolic_equal(pred: str, ref: str, timeout_s: float | None) -> bool:
+def _verify(gold, target) -> bool:
+    """math_verify's comparison; its errors mean "not shown equal", its timeouts reach our caller."""
     from math_verify import verify
 
+    try:
+        return verify(gold, target, timeout_seconds=None, allow_set_relation_comp=True, raise_on_error=True)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@lru_cache(maxsize=1 << 16)
+def _symbolic_equal(a: str, b: str, timeout_s: float | None) -> bool:
     STATS["sympy"] += 1
     try:
         with time_limit(timeout_s):
-            gold, target = _parse(ref), _parse(pred)
+            gold, target = _parse(a), _parse(b)
             if not gold or not target:
                 return False
             if any(_too_large(x) for x in (*gold, *target)):
                 STATS["refused"] += 1
                 return False
-            for a, b in ((gold, target), (target, gold)):
-                if verify(list(a), list(b), timeout_seconds=None, allow_set_relation_comp=True):
-                    return True
-            return False
+            return any(_verify(x, y) or _verify(y, x) for x in gold for y in target)
     except TimeoutException:
         STATS["timeouts"] += 1
         return False
@@ -102,4 +110,4 @@ def is_equivalent(pred: str | None, ref: str | None, timeout_s: float | None = D
     if pred_key.casefold() == ref_key.casefold():
         STATS["fast"] += 1
         return True
-    return _symbolic_equal(pred_key, ref_key, timeout_s)
+    return _symbolic_equal(*sorted((pred_key, ref_key)), timeout_s)  # symmetric: one cache entry per pair

@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
-# "the final answer is X", "Answer: X", "**Final Answer:** X" (the last one in the text wins)
-_RELAXED_RE = re.compile(
-    r"(?:final\s+answer|the\s+answer)\s*(?:is|:|=)\s*:?\s*(?P<a>[^\n]+)|^\W*answer\W*:\W*(?P<b>[^\n]+)",
-    re.IGNORECASE | re.MULTILINE)
+# "the final answer is X", "Answer: X", "**Final Answer:** X": the phrase; the answer is the rest of its line
+_RELAXED_RE = re.compile(r"(?:final\s+answer|the\s+answer)\s*(?:is|:|=)\s*:?|^\W*answer\W*:",
+                         re.IGNORECASE | re.MULTILINE)
 
 
 def _braced(text: str, start: int) -> tuple[str, int] | None:
@@ -82,9 +81,9 @@ def extract_answer(text: str | None, relaxed: bool = False) -> str | None:
     boxed = last_boxed(text)
     if boxed is not None or not relaxed:
         return boxed
-    matches = list(_RELAXED_RE.finditer(text))
-    for match in reversed(matches):
-        answer = _clean_relaxed(match.group("a") or match.group("b") or "")
+    for match in reversed(list(_RELAXED_RE.finditer(text))):
+        line = text[match.end():].split("\n", 1)[0]
+        answer = _clean_relaxed(re.split(r"\.\s", line, maxsplit=1)[0])
         if answer:
             return answer
     return None

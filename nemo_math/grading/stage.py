@@ -28,9 +28,9 @@ PREFIX = "graded-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shard", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_ID", 0)),
+    parser.add_argument("--shard", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_ID", "0")),
                         help="this task's index (default: $SLURM_ARRAY_TASK_ID or 0)")
-    parser.add_argument("--num-shards", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_COUNT", 1)),
+    parser.add_argument("--num-shards", type=int, default=int(os.environ.get("SLURM_ARRAY_TASK_COUNT", "1")),
                         help="number of tasks sharing the input shards (default: $SLURM_ARRAY_TASK_COUNT or 1)")
 
 
@@ -73,6 +73,7 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
         out = output_path(g.output_dir, file)
         if is_current(file, out):
             continue
+        before = STATS.copy()
         graded, missing = grade_file(file, cfg)
         if missing:
             log.warning("%s: %d judgements failed after retries; rerun to retry them", file.name, missing)
@@ -82,10 +83,10 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
         write_json(counts_path(out), {"trajectories": len(graded),
                                       "answered": sum(r.predicted_answer is not None for r in graded),
                                       "correct": sum(r.is_correct for r in graded),
-                                      "judged": sum(r.judgement is not None for r in graded)})
+                                      "judged": sum(r.judgement is not None for r in graded),
+                                      "sympy_timeouts": STATS["timeouts"] - before["timeouts"]})
     if failed:
         return 1
-    log.info("sympy: %s", dict(STATS))
     if complete_input and all(is_current(f, output_path(g.output_dir, f)) for f in files):
         counts: Counter[str] = Counter()
         for file in files:

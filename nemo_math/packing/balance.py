@@ -34,7 +34,7 @@ def _targets(counts: Mapping[str, int], shares: Mapping[str, float], method: str
         total = sum(present.values())
     else:
         raise ValueError(f"unknown balance method {method!r} (known: {', '.join(METHODS)})")
-    return {m: int(round(total * share[m])) for m in present}
+    return {m: round(total * share[m]) for m in present}
 
 
 def rebalance(indices: np.ndarray, modes: np.ndarray, shares: Mapping[str, float], method: str,

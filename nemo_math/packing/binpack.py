@@ -58,9 +58,12 @@ def best_fit_decreasing(lengths: Sequence[int] | np.ndarray, capacity: int,
             bins_at[room].append(b)
     num_bins = len(free or ())
     sizes = lengths[order].tolist()
+    neg_sizes = [-x for x in sizes]  # ascending, to jump over samples no open bin can take
     placed = order.tolist()
     result = [UNPLACED] * len(sizes)
-    for k, size in enumerate(sizes):
+    k, n = 0, len(sizes)
+    while k < n:
+        size = sizes[k]
         j = bisect_left(caps, size)
         if j < len(caps):
             room = caps[j]
@@ -72,9 +75,13 @@ def best_fit_decreasing(lengths: Sequence[int] | np.ndarray, capacity: int,
         elif open_new:
             room, b = capacity, num_bins
             num_bins += 1
-        else:
+        elif caps:
+            k = bisect_left(neg_sizes, -caps[-1], k)
             continue
+        else:
+            break  # every existing bin is full
         result[k] = b
+        k += 1
         left = room - size
         if left >= smallest:
             stack = bins_at.get(left)
@@ -108,7 +115,7 @@ def first_fit_decreasing(lengths: Sequence[int] | np.ndarray, capacity: int) -> 
         node >>= 1
         while node:
             left, right = tree[2 * node], tree[2 * node + 1]
-            tree[node] = left if left > right else right
+            tree[node] = max(right, left)
             node >>= 1
     out[order] = result
     return out
@@ -120,18 +127,11 @@ ALGORITHMS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
 }
 
 
-def pack(lengths: Sequence[int] | np.ndarray, capacity: int, algo: str = "bfd") -> list[list[int]]:
-    """Sample indices per bin, bins in order of creation."""
-    if algo not in ALGORITHMS:
-        raise ValueError(f"unknown packing algorithm {algo!r} (known: {', '.join(ALGORITHMS)})")
-    return bins_from_assignment(ALGORITHMS[algo](np.asarray(lengths), capacity))
-
-
-def bins_from_assignment(bin_of: np.ndarray) -> list[list[int]]:
-    """Invert a sample -> bin assignment into bins of sample indices (``UNPLACED`` samples are left out)."""
-    idx = np.flatnonzero(bin_of != UNPLACED)
-    if len(idx) == 0:
-        return []
-    order = idx[np.argsort(bin_of[idx], kind="stable")]
-    bounds = np.flatnonzero(np.diff(bin_of[order])) + 1
-    return [chunk.tolist() for chunk in np.split(order, bounds)]
+def group_by_bin(bin_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sample indices grouped bin by bin, and bin offsets (CSR): bin ``b`` holds
+    ``index[offsets[b]:offsets[b + 1]]``. ``UNPLACED`` samples are left out."""
+    bin_of = np.asarray(bin_of)
+    index = np.flatnonzero(bin_of != UNPLACED)
+    index = index[np.argsort(bin_of[index], kind="stable")]
+    counts = np.bincount(bin_of[index], minlength=int(bin_of[index].max()) + 1 if len(index) else 0)
+    return index, np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

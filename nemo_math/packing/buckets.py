@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nemo_math.packing.balance import rebalance
-from nemo_math.packing.binpack import ALGORITHMS, UNPLACED, best_fit_decreasing
+from nemo_math.packing.binpack import (
+    ALGORITHMS,
+    UNPLACED,
+    best_fit_decreasing,
+    group_by_bin,
+)
 
 
 @dataclass
@@ -103,12 +108,8 @@ def plan_buckets(lengths: np.ndarray, modes: np.ndarray, buckets: Sequence[int],
 
 
 def _csr(samples: np.ndarray, bin_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Samples grouped row by row, and row offsets, from a sample -> bin assignment (unplaced left out)."""
-    placed = bin_of != UNPLACED
-    samples, bin_of = samples[placed], bin_of[placed]
-    order = np.argsort(bin_of, kind="stable")
-    counts = np.bincount(bin_of, minlength=int(bin_of.max()) + 1 if len(bin_of) else 0)
-    return samples[order], np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    index, offsets = group_by_bin(bin_of)
+    return samples[index], offsets
 
 
 def _backfill(plan: BucketPlan, lengths: np.ndarray, preferred: np.ndarray, pools: list[np.ndarray],
@@ -118,11 +119,12 @@ def _backfill(plan: BucketPlan, lengths: np.ndarray, preferred: np.ndarray, pool
     samples = plan.samples
     for want_preferred in (True, False):
         used = np.bincount(rows, weights=lengths[samples], minlength=plan.num_rows).astype(np.int64)
+        free = plan.seq_len - used
         donors = np.concatenate(pools[:k])
-        donors = donors[preferred[donors] == want_preferred]
+        donors = donors[(preferred[donors] == want_preferred) & (lengths[donors] <= free.max())]
         if not len(donors):
             continue
-        bin_of = best_fit_decreasing(lengths[donors], plan.seq_len, free=(plan.seq_len - used).tolist(),
+        bin_of = best_fit_decreasing(lengths[donors], plan.seq_len, free=free.tolist(),
                                      open_new=False)
         taken = bin_of != UNPLACED
         rows = np.concatenate([rows, bin_of[taken]])

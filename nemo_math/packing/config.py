@@ -26,7 +26,7 @@ class PlanConfig:
     candidate_buckets: list[int] = field(default_factory=lambda: [8192, 16384, 32768, 65536, 131072])
     max_buckets: int = 4
     stage_overhead_s: float = 600.0       # per extra stage: checkpoint save, reload, warm-up
-    recompute: str = "selective"          # none | selective | full activation recomputation
+    recompute: str = "selective"          # selective (core attention) | full (whole layers) recomputation
     # synthetic lengths when there is no pack output yet: log-normal median/sigma, clipped to the largest bucket
     synthetic_samples: int = 0
     synthetic_median: float = 6000.0

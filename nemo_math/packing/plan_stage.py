@@ -15,7 +15,7 @@ import numpy as np
 from nemo_math.config import ConfigError
 from nemo_math.io import write_json
 from nemo_math.packing.config import PlanConfig
-from nemo_math.packing.planner import MODELS, Plan, plan_stages, propose
+from nemo_math.packing.planner import MODELS, RECOMPUTE, Plan, plan_stages, propose
 
 
 def load_lengths(cfg: PlanConfig, seed: int = 0) -> np.ndarray:
@@ -38,9 +38,9 @@ def format_plan(plan: Plan, title: str) -> str:
         if c is None:
             lines.append(head + "no samples" if not w.num_rows else head + "no feasible layout")
             continue
-        line = head + f"{str(c.layout):<22} {c.seconds / 3600:8.2f} h  {c.memory_gb:5.1f} GB/GPU"
+        line = head + f"{c.layout!s:<22} {c.seconds / 3600:8.2f} h  {c.memory_gb:5.1f} GB/GPU"
         if p is not None:
-            line += f"   paper {str(p.layout):<22} " + (f"{p.seconds / 3600:8.2f} h" if p.feasible else "infeasible")
+            line += f"   paper {p.layout!s:<22} " + (f"{p.seconds / 3600:8.2f} h" if p.feasible else "infeasible")
         lines.append(line)
         if stage.note and stage.note != "same as the paper":
             lines.append(f"           why: {stage.note}")
@@ -58,10 +58,12 @@ def main(cfg, args) -> int:
     plan_cfg: PlanConfig = cfg.pack.plan
     if plan_cfg.model not in MODELS:
         raise ConfigError(f"pack.plan.model={plan_cfg.model!r}: known models are {', '.join(MODELS)}")
+    if plan_cfg.recompute not in RECOMPUTE:
+        raise ConfigError(f"pack.plan.recompute={plan_cfg.recompute!r}: expected one of {', '.join(RECOMPUTE)}")
     model = MODELS[plan_cfg.model]
     lengths = load_lengths(plan_cfg, cfg.seed)
     scale = plan_cfg.scale * plan_cfg.epochs
-    common = dict(recompute=plan_cfg.recompute, scale=scale, stage_overhead_s=plan_cfg.stage_overhead_s)
+    common = {"recompute": plan_cfg.recompute, "scale": scale, "stage_overhead_s": plan_cfg.stage_overhead_s}
     current = plan_stages(model, lengths, list(cfg.pack.buckets), plan_cfg.cluster, **common)
     proposed = propose(model, lengths, list(plan_cfg.candidate_buckets), plan_cfg.cluster,
                        max_buckets=plan_cfg.max_buckets, **common)

@@ -3,10 +3,13 @@
 An analytic cost model, in the spirit of the Megatron-LM scaling papers (Narayanan et al. 2021, Korthikanti et
 al. 2022), simple enough to read in one sitting:
 
-* compute: FLOPs of the linear layers (6 x active parameters per token, padding included since packed rows run
-  whole) plus causal attention per document (6 x s^2 x heads x head_dim per layer, 8 with selective recompute),
-  at ``peak x mfu`` scaled by two efficiencies: GEMMs narrowed by TP (``n / (n + 256)`` of the sharded width)
-  and tokens per GPU thinned by CP and micro-batch (``m / (m + 1024)``);
+* compute: FLOPs of the linear layers (6 x active parameters per token, 8 with full recompute; padding included
+  since packed rows run whole) plus causal attention per document (8 x s^2 x heads x head_dim per layer: forward,
+  backward, recomputed forward), at ``peak x mfu``. Linear layers lose efficiency when TP narrows their GEMMs
+  (``n / (n + 256)`` of the sharded width) and when CP and the micro-batch leave few tokens per GPU
+  (``m / (m + 1024)``); attention loses it on the short pieces CP cuts each document into (a document of d
+  tokens costs as if it had ``d^2 + 512 x CP x d``). This is what makes joint training at the longest length
+  slower: every short document pays the long bucket's TP and CP;
 * communication, per micro-batch: TP with sequence parallelism (8 all-gather/reduce-scatter of the activations
   per layer, exposed), CP ring attention (K/V around the ring, 3 passes, hidden behind attention compute where it
   can be), MoE all-to-all for EP (4 per MoE layer, exposed); a group that does not fit in one node runs at
@@ -34,6 +37,7 @@ GB = 1e9
 ATTN_TILE = 512          # tokens: a document piece this short runs attention at half efficiency
 GEMM_WIDTH_HALF = 256    # columns: a GEMM this narrow (after TP) runs at half efficiency
 GEMM_TOKENS_HALF = 1024  # tokens per GPU per micro-batch at which GEMMs run at half efficiency
+RECOMPUTE = ("selective", "full")
 
 
 @dataclass(frozen=True)
@@ -132,9 +136,9 @@ class BucketWork:
     sum_sq: float                # sum of squared document lengths (attention)
 
     @classmethod
-    def of(cls, lengths: np.ndarray, seq_len: int, scale: float = 1.0) -> "BucketWork":
+    def of(cls, lengths: np.ndarray, seq_len: int, scale: float = 1.0) -> BucketWork:
         lengths = np.asarray(lengths, dtype=np.float64)
-        return cls(seq_len, int(round(len(lengths) * scale)), int(math.ceil(lower_bound(lengths, seq_len) * scale)),
+        return cls(seq_len, round(len(lengths) * scale), math.ceil(lower_bound(lengths, seq_len) * scale),
                    float(lengths.sum() * scale), float((lengths ** 2).sum() * scale))
 
 
@@ -164,7 +168,9 @@ def estimate(model: ModelSpec, work: BucketWork, layout: Layout, cluster: Cluste
     h, layers = model.hidden, model.layers
 
     # compute
-    attn_factor = 8 if recompute == "selective" else 6
+    if recompute not in RECOMPUTE:
+        raise ValueError(f"recompute={recompute!r}: expected one of {', '.join(RECOMPUTE)}")
+    attn_factor = 8                                   # core attention is recomputed either way
     linear_factor = 8 if recompute == "full" else 6
     # attention kernels lose efficiency on the short pieces CP cuts each document into: a document of d
     # tokens costs as if it had d^2 + ATTN_TILE * CP * d (what d / CP tokens per GPU do to a tiled kernel)
@@ -208,7 +214,7 @@ def estimate(model: ModelSpec, work: BucketWork, layout: Layout, cluster: Cluste
 
 
 def candidate_layouts(model: ModelSpec, cluster: ClusterConfig) -> list[Layout]:
-    powers = [2 ** i for i in range(0, int(math.log2(cluster.num_gpus)) + 1)]
+    powers = [2 ** i for i in range(int(math.log2(cluster.num_gpus)) + 1)]
     eps = [e for e in powers if e <= model.experts] if model.is_moe else [1]
     return [Layout(tp, cp, ep, mbs) for tp, cp, ep, mbs in itertools.product(
         [p for p in powers if p <= cluster.gpus_per_node], powers, eps, (1, 2, 4))]
@@ -307,7 +313,7 @@ def propose(model: ModelSpec, lengths: np.ndarray, candidates: list[int], cluste
     candidates = sorted(candidates)
     top, rest = candidates[-1], candidates[:-1]
     plans = []
-    for n in range(0, min(max_buckets, len(candidates)) ):
+    for n in range(min(max_buckets, len(candidates)) ):
         for subset in itertools.combinations(rest, n):
             plan = plan_stages(model, lengths, [*subset, top], cluster, recompute, scale, stage_overhead_s)
             if all(s.chosen for s in plan.stages if s.work.num_rows):

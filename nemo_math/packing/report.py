@@ -34,7 +34,7 @@ def plot_report(lengths: np.ndarray, modes: np.ndarray, plans: list[BucketPlan],
     rates = [p.fill_rate for p in plans]
     fill.bar(names, rates, color="tab:blue")
     for x, (rate, p) in enumerate(zip(rates, plans)):
-        fill.text(x, rate, f"{rate:.3f}\n{len(p.rows)} rows", ha="center", va="bottom", fontsize=8)
+        fill.text(x, rate, f"{rate:.3f}\n{p.num_rows} rows", ha="center", va="bottom", fontsize=8)
     fill.set(ylim=(0, 1.15), ylabel="fill rate (tokens / capacity)", title="fill rate per bucket")
 
     all_modes = sorted({m for p in plans for m in (*p.mix_before, *p.mix_after)})

@@ -20,18 +20,23 @@ import numpy as np
 from nemo_math import progress
 from nemo_math.config import ConfigError
 from nemo_math.io import mark_done, write_json
+from nemo_math.packing.balance import METHODS
+from nemo_math.packing.binpack import ALGORITHMS
 from nemo_math.packing.buckets import plan_buckets
 from nemo_math.packing.config import PackConfig
 from nemo_math.packing.format import PackedWriter
+from nemo_math.packing.render import RENDERERS
 from nemo_math.packing.report import plot_report
 from nemo_math.packing.tokens import TokenStore, tokenise
+
+WRITER_KEYS = ("seq_len", "num_tokens", "num_sequences", "fill_rate")  # the writer counts these itself
 
 
 def bucket_dir(output_dir: str | Path, seq_len: int) -> Path:
     return Path(output_dir) / f"bucket_{seq_len}"
 
 
-def write_bucket(store: TokenStore, rows: list[list[int]], path: Path, seq_len: int, pad_id: int,
+def write_bucket(store: TokenStore, rows: list[np.ndarray], path: Path, seq_len: int, pad_id: int,
                  multiple: int, **manifest) -> dict:
     writer = PackedWriter(path, seq_len, pad_token_id=pad_id, multiple=multiple)
     for row in progress.track(rows, description=f"writing {path.name}"):
@@ -41,18 +46,17 @@ def write_bucket(store: TokenStore, rows: list[list[int]], path: Path, seq_len: 
 
 def run(cfg: PackConfig) -> dict:
     out = Path(cfg.output_dir)
-    if cfg.pad_multiple < 1 or any(b % cfg.pad_multiple for b in cfg.buckets):
+    if not cfg.buckets or cfg.pad_multiple < 1 or any(b % cfg.pad_multiple for b in cfg.buckets):
         raise ConfigError(f"pack.pad_multiple={cfg.pad_multiple} must be >= 1 and divide every bucket {cfg.buckets}")
     unknown = sorted(set(cfg.balance_buckets or ()) - set(cfg.buckets))
     if unknown:
         raise ConfigError(f"pack.balance_buckets: {unknown} are not in pack.buckets {cfg.buckets}")
+    for key, value, known in (("renderer", cfg.renderer, RENDERERS), ("algo", cfg.algo, tuple(ALGORITHMS)),
+                              ("balance_method", cfg.balance_method, METHODS)):
+        if value not in known:
+            raise ConfigError(f"pack.{key}={value!r}: expected one of {', '.join(known)}")
     store = tokenise(cfg.input, out / "tokens", cfg.renderer, cfg.tokenizer, cfg.chat_template, cfg.num_workers)
-    if cfg.pad_token_id is not None:
-        pad_id = cfg.pad_token_id
-    else:
-        from nemo_math.packing.render import load_tokenizer, pad_token_id
-
-        pad_id = pad_token_id(load_tokenizer(cfg.tokenizer))
+    pad_id = store.pad_token_id if cfg.pad_token_id is None else cfg.pad_token_id
     balance = [max(cfg.buckets)] if cfg.balance_buckets is None else list(cfg.balance_buckets)
     plans, dropped = plan_buckets(
         store.lengths, store.modes, cfg.buckets, algo=cfg.algo, balance=balance, mode_shares=cfg.mode_mix,
@@ -64,17 +68,19 @@ def run(cfg: PackConfig) -> dict:
     rng = np.random.default_rng(cfg.seed)
     buckets = []
     for plan in plans:
-        rows = [plan.rows[i] for i in rng.permutation(len(plan.rows))] if cfg.shuffle else plan.rows
+        order = rng.permutation(plan.num_rows) if cfg.shuffle else np.arange(plan.num_rows)
+        rows = [plan.row(r) for r in order]
         path = bucket_dir(out, plan.seq_len)
         if not rows:  # nothing this long: no folder, so training never opens an empty bucket
             shutil.rmtree(path, ignore_errors=True)
             buckets.append({"path": None, **plan.summary()})
             continue
-        info = write_bucket(store, rows, path, plan.seq_len, pad_id, cfg.pad_multiple,
-                            **{k: v for k, v in plan.summary().items() if k not in ("seq_len", "num_tokens", "num_sequences", "fill_rate")})
+        extra = {k: v for k, v in plan.summary().items() if k not in WRITER_KEYS}
+        info = write_bucket(store, rows, path, plan.seq_len, pad_id, cfg.pad_multiple, **extra)
         buckets.append({"path": path.name, **info})
-        progress.log.info("bucket %d: %d rows, %d samples, fill %.4f", plan.seq_len, info["num_sequences"],
-                          info["num_documents"], info["fill_rate"])
+        progress.log.info("bucket %d: %d rows, %d samples (%d backfilled), fill %.4f, modes %s -> %s",
+                          plan.seq_len, info["num_sequences"], info["num_documents"], plan.num_backfilled,
+                          info["fill_rate"], plan.mix_before, plan.mix_after)
     summary = {
         "num_samples": len(store), "num_dropped_too_long": dropped, "buckets": buckets,
         "num_sequences": sum(b["num_sequences"] for b in buckets),

@@ -1,9 +1,9 @@
 """Tokenise SFT records in parallel into one on-disk token store, the input of bucketing and packing.
 
 The store keeps every sample's ids and mask back to back (``ids.bin`` int32, ``mask.bin`` uint8) with an index
-(``index.npz``: offsets, lengths, modes, tool use, uuids). Packing then plans on lengths alone and copies tokens
-out of the memory map row by row, so paper-scale data never has to fit in memory. The store is written to a temp
-folder and renamed into place; a complete store whose settings match is reused on the next run.
+(``index.npz``: offsets, lengths, modes, tool use, uuids, the pad id). Packing then plans on lengths alone and
+copies tokens out of the memory map row by row, so paper-scale data never has to fit in memory. The store is
+written to a temp folder and renamed into place; a complete store whose settings match is reused on the next run.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 
 from nemo_math import progress
 from nemo_math.io import iter_dicts, record_files
+from nemo_math.packing.render import build_renderer, pad_token_id
 from nemo_math.records import RecordError, SFTRecord
 
 _worker: dict[str, Any] = {}
@@ -30,8 +31,6 @@ _worker: dict[str, Any] = {}
 def _init_worker(kind: str, tokenizer: str, chat_template: str | None) -> None:
     """Build the renderer in this process; forked workers inherit it instead of loading it again."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from nemo_math.packing.render import build_renderer
-
     _worker["render"] = build_renderer(kind, tokenizer, chat_template)
 
 
@@ -107,6 +106,7 @@ class TokenStore:
         self.modes = index["modes"].astype(object)
         self.with_tool = index["with_tool"]
         self.uuids = index["uuids"]
+        self.pad_token_id = int(index["pad_token_id"])
         self.ids = np.memmap(self.path / "ids.bin", dtype=np.int32, mode="r")
         self.mask = np.memmap(self.path / "mask.bin", dtype=np.uint8, mode="r")
         self.settings = json.loads((self.path / "settings.json").read_text())
@@ -129,6 +129,39 @@ def input_fingerprint(path: str) -> list[list]:
     return [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in record_files(path)]
 
 
+def _write_store(input_path: str, tmp: Path, kind: str, tokenizer: str, chat_template: str | None,
+                 num_workers: int, batch_size: int) -> None:
+    offsets, modes, tools, uuids = [0], [], [], []
+    total = _count(input_path)
+    _init_worker(kind, tokenizer, chat_template)
+    # fork before the progress bar starts its thread; the workers inherit the loaded renderer
+    pool = multiprocessing.get_context("fork").Pool(num_workers) if num_workers > 0 else None
+    if pool is not None:
+        results = _bounded_map(pool, _batches(input_path, batch_size), 4 * num_workers)
+    else:
+        results = (_raise_error(_render_batch(b)) for b in _batches(input_path, batch_size))
+    with open(tmp / "ids.bin", "wb") as ids_fh, open(tmp / "mask.bin", "wb") as mask_fh, \
+            progress.bar(total, "tokenising") as advance:
+        try:
+            for batch in results:
+                for ids, mask, mode, with_tool, uuid in batch:
+                    ids_fh.write(ids.tobytes())
+                    mask_fh.write(mask.tobytes())
+                    offsets.append(offsets[-1] + len(ids))
+                    modes.append(mode)
+                    tools.append(with_tool)
+                    uuids.append(uuid)
+                advance(len(batch), description=f"tokenising ({offsets[-1]:,} tokens)")
+        finally:
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+    offsets_arr = np.asarray(offsets, dtype=np.int64)
+    np.savez(tmp / "index.npz", offsets=offsets_arr, lengths=np.diff(offsets_arr),
+             modes=np.asarray(modes, dtype=str), with_tool=np.asarray(tools, dtype=bool),
+             uuids=np.asarray(uuids, dtype=str), pad_token_id=pad_token_id(_worker["render"].tokenizer))
+
+
 def tokenise(input_path: str, out: Path, kind: str, tokenizer: str, chat_template: str | None = None,
              num_workers: int = 2, batch_size: int = 64) -> TokenStore:
     """Render and tokenise every SFT record under ``input_path`` into the store at ``out`` (reused if current)."""
@@ -140,36 +173,12 @@ def tokenise(input_path: str, out: Path, kind: str, tokenizer: str, chat_templat
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    offsets, modes, tools, uuids = [0], [], [], []
-    total = _count(input_path)
-    _init_worker(kind, tokenizer, chat_template)
-    # fork before the progress bar starts its thread; the workers inherit the loaded renderer
-    pool = multiprocessing.get_context("fork").Pool(num_workers) if num_workers > 0 else None
-    if pool is not None:
-        results = _bounded_map(pool, _batches(input_path, batch_size), 4 * num_workers)
-    else:
-        results = (_raise_error(_render_batch(b)) for b in _batches(input_path, batch_size))
-    with open(tmp / "ids.bin", "wb") as ids_fh, open(tmp / "mask.bin", "wb") as mask_fh, \
-            progress.bar(total, "tokenising", "{task.fields[tokens]} tokens") as advance:
-        try:
-            for batch in results:
-                for ids, mask, mode, with_tool, uuid in batch:
-                    ids_fh.write(ids.tobytes())
-                    mask_fh.write(mask.tobytes())
-                    offsets.append(offsets[-1] + len(ids))
-                    modes.append(mode)
-                    tools.append(with_tool)
-                    uuids.append(uuid)
-                advance(len(batch), tokens=offsets[-1])
-        finally:
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-    offsets_arr = np.asarray(offsets, dtype=np.int64)
-    np.savez(tmp / "index.npz", offsets=offsets_arr, lengths=np.diff(offsets_arr),
-             modes=np.asarray(modes, dtype=str), with_tool=np.asarray(tools, dtype=bool),
-             uuids=np.asarray(uuids, dtype=str))
-    (tmp / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    try:
+        _write_store(input_path, tmp, kind, tokenizer, chat_template, num_workers, batch_size)
+        (tmp / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
     return TokenStore(out)

@@ -49,6 +49,8 @@ class DecontaminateConfig:
 
 @dataclass
 class ProblemsConfig:
+    """read -> normalise -> exact dedup -> near dedup -> decontaminate -> mix -> ``output_dir/problems.jsonl``."""
+
     output_dir: str = "${run_dir}/problems"
     sources: list[SourceConfig] = field(default_factory=list)
     exact_dedup: bool = True

@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 
 _ROWS_PER_CHUNK = 1 << 15  # shingle rows per (rows x num_perm) product, bounds memory at ~16 MB for 128 perms
 
@@ -31,6 +30,8 @@ class MinHasher:
     """``sketch(shingle_sets)`` -> a ``(len, num_perm)`` uint32 matrix, one MinHash signature per row."""
 
     def __init__(self, num_perm: int = 128, seed: int = 1):
+        from datasketch import MinHash  # here, not at import: it loads scipy, which the CLI need not pay for
+
         a, b = MinHash(num_perm=num_perm, seed=seed, scheme="affine32").permutations
         self.a = np.asarray(a, dtype=np.uint32)
         self.b = np.asarray(b, dtype=np.uint32)
@@ -64,6 +65,8 @@ class BandIndex:
     """LSH over signatures: ``bands`` buckets of ``rows`` values each; a shared bucket makes a candidate."""
 
     def __init__(self, threshold: float, num_perm: int):
+        from datasketch import MinHashLSH
+
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # only for its optimal (bands, rows)
         self.bands, self.rows = lsh.b, lsh.r
         self.tables: list[dict[int, list[int]]] = [{} for _ in range(self.bands)]

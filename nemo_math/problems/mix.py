@@ -3,7 +3,8 @@
 With weights ``w_i`` and available counts ``n_i`` the largest mix that honours the ratio has ``T = min_i n_i /
 p_i`` problems (``p_i = w_i / sum w``); each source keeps ``round(T * p_i)`` problems drawn with a seeded RNG,
 in their input order. ``max_problems`` caps ``T``. Without weights every problem is kept (only the cap applies,
-proportionally to the source sizes).
+proportionally to the source sizes). A weighted source left with no problems is skipped with a warning rather
+than emptying the whole mix.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator
 
+from nemo_math import progress
 from nemo_math.config import ConfigError
 from nemo_math.problems.config import SourceConfig
 from nemo_math.problems.pipeline import Doc, Step
@@ -35,7 +37,7 @@ class Mix(Step):
     def quotas(self, counts: dict[str, int]) -> dict[str, int]:
         """How many problems each source keeps, given how many it has."""
         if self.weights:
-            total_w = sum(self.weights.values())
+            total_w = sum(self.weights[name] for name in counts)
             shares = {name: self.weights[name] / total_w for name in counts}
             total = min(counts[name] / share for name, share in shares.items())
         else:
@@ -49,8 +51,10 @@ class Mix(Step):
         by_source: dict[str, list[Doc]] = {}
         for doc in docs:
             by_source.setdefault(doc.source, []).append(doc)
-        if self.weights:  # a weighted source that lost every problem upstream still counts (as zero)
-            by_source = {name: by_source.get(name, []) for name in self.weights}
+        empty = [name for name in self.weights if name not in by_source]
+        if empty:
+            progress.log.warning("problems: sources %s have no problems left; the mix follows the other weights",
+                                 empty)
         quotas = self.quotas({name: len(group) for name, group in by_source.items()})
         rng = random.Random(self.seed)
         for name, group in by_source.items():

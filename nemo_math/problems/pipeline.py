@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nemo_math.records import Problem
@@ -23,7 +23,7 @@ class Doc:
 
     problem: Problem
     where: str  # "file:line"
-    minhash: Any = None  # set by the first step that sketches it (near dedup or decontamination)
+    minhash: Any = None  # its MinHash signature (numpy row), set by the first step that needs it
 
     @property
     def source(self) -> str:

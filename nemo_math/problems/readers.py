@@ -8,6 +8,7 @@ the same id on every run. Two rows with the same source id are an error.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,15 @@ def source_name(source: SourceConfig) -> str:
     return Path(source.path).stem if source_kind(source) == "file" else source.path
 
 
-def _hf_rows(source: SourceConfig) -> Iterator[tuple[str, int, dict[str, Any]]]:
-    try:
-        import datasets
-    except ImportError:
+def _require_datasets(source: SourceConfig) -> None:
+    if importlib.util.find_spec("datasets") is None:
         raise ConfigError(f"problems.sources: path: {source.path!r} is not a local file, so it is read as a "
-                          "Hugging Face dataset, which needs the optional package: pip install 'nemo-math[hf]'"
-                          ) from None
+                          "Hugging Face dataset, which needs the optional package: pip install 'nemo-math[hf]'")
+
+
+def _hf_rows(source: SourceConfig) -> Iterator[tuple[str, int, dict[str, Any]]]:
+    import datasets
+
     rows = datasets.load_dataset(source.path, source.subset, split=source.split, streaming=True)
     for i, row in enumerate(rows, start=1):
         yield f"hf:{source.path}[{source.split}]", i, dict(row)
@@ -87,6 +90,9 @@ class ReadSources(Step):
         if not sources:
             raise ConfigError("problems.sources: no problem sources configured")
         self.sources = sources
+        for source in sources:  # fail before any work, not after the first sources were read
+            if source_kind(source) == "hf":
+                _require_datasets(source)
 
     def _rows(self, source: SourceConfig) -> Iterator[tuple[str, int, Problem]]:
         kind, name = source_kind(source), source_name(source)

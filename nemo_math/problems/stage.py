@@ -2,7 +2,17 @@
 
 Outputs in ``problems.output_dir``: ``problems.jsonl`` (:class:`Problem` records), ``report.json`` (counts per
 step, source and reason; the removed pairs), ``report.png`` and the ``_SUCCESS.json`` marker, written last. A
-finished stage is skipped on re-run unless ``--force``.
+finished stage is skipped on re-run unless ``--force``. A config, e.g. AoPS and StackExchange mixed 50:50::
+
+    problems:
+      sources:
+        - {path: data/aops.jsonl, name: AoPS, weight: 1}
+        - {path: data/stackexchange.parquet, name: StackExchange-Math, weight: 1,
+           problem_field: question, answer_field: answer, id_field: question_id}
+      near_dedup: {threshold: 0.7, shingle: word, shingle_size: 3}
+      decontaminate: {benchmarks: [aime24, aime25, comp-math-24-25], ngram: 13}
+
+and ``sources: [{kind: synthetic, count: 300}]`` for the procedural problems of the laptop pipeline.
 """
 
 from __future__ import annotations

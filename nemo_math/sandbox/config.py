@@ -16,11 +16,13 @@ class SandboxConfig:
     preload: list[str] = field(default_factory=list)  # modules spare processes import ahead, e.g. [sympy]
     startup_timeout_s: float = 30.0
     kill_grace_s: float = 1.0  # after a cell's timeout, how long it may ignore the interrupt before a kill
-    # limits of each sandboxed process (rlimits) and of its private /tmp
+    # limits of each sandboxed process (rlimits) and of its private /tmp. A session's memory is bounded by about
+    # memory_mb + tmpfs_mb + max_open_files * file_size_mb (in-memory files); for a hard cap per node, run under a
+    # memory cgroup (a SLURM job's)
     memory_mb: int = 4096  # address space
-    file_size_mb: int = 64
+    file_size_mb: int = 32
     tmpfs_mb: int = 64
-    max_open_files: int = 256
+    max_open_files: int = 128
     max_processes: int = 32
     # isolation: "auto" runs each process as its own unprivileged uid when root (so process limits apply), and
     # in a user namespace otherwise; "userns" forces the user namespace

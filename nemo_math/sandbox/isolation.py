@@ -9,7 +9,10 @@ picks the paths.
 Who the code runs as matters for the process limit: Linux does not apply RLIMIT_NPROC to processes whose real
 uid is host root, and bubblewrap started by root maps the sandbox user to host root. So as root each process
 drops, after the mounts, to its own unused uid (``uid_base + n``, via ``setpriv``: no capabilities, no new
-privileges); as any other user, bubblewrap's user namespace already gives an unprivileged uid.
+privileges) and a second, unprivileged bubblewrap adds a user namespace that forbids creating further ones (a
+process could otherwise mount a tmpfs of its own past every limit); as any other user, bubblewrap's user
+namespace gives both at once. Either way the kernel is pid 1 of its own pid namespace (``--as-pid-1``), so
+``kill(-1)`` reaches exactly what its cells started, and nothing outside it can be seen or signalled.
 """
 
 from __future__ import annotations
@@ -132,10 +135,14 @@ def bwrap_command(cfg: SandboxConfig, interp: Interpreter, uid: int | None) -> l
     cmd += _mount_args(cfg, interp)
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
-    cmd.append("--")
-    if uid is not None:
-        cmd += [find_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    if uid is None:
+        cmd += ["--as-pid-1", "--"]
+    else:  # drop to the uid, then a user namespace of its own, only to forbid creating more of them
+        cmd += ["--", find_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+                cmd[0], "--unshare-user", "--disable-userns", "--unshare-pid", "--as-pid-1", "--ro-bind", "/", "/",
+                "--dev-bind", "/dev", "/dev", "--ro-bind", "/proc", "/proc", "--bind", WORKDIR, WORKDIR,
+                "--chdir", WORKDIR, "--"]
     mb = 1 << 20
     # "" on the path: the working directory first, as in a notebook
     opts = {"path": ["", *interp.path], "preload": list(cfg.preload), "max_chars": cfg.max_output_chars,

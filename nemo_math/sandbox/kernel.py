@@ -10,8 +10,9 @@ builtin C modules (``_ast``, ``_json``, ``_signal``, ``_struct``: ``ast``, ``jso
 
 The per-cell timeout is a ``SIGALRM`` raising :class:`CellTimeout` (a ``BaseException``, so ``except Exception``
 in the cell does not swallow it): an interrupted cell keeps the variables it had. A cell that ignores the alarm
-is killed from outside by the host. After each cell every other process in the sandbox is killed, so a cell
-cannot leave a fork bomb or a background job behind.
+is killed from outside by the host. The kernel is pid 1 of its own pid namespace (signals it has no handler for,
+``SIGKILL`` included, do not reach it from inside); after each cell every other process in that namespace is
+killed, so a cell cannot leave a fork bomb or a background job behind.
 """
 
 import _ast
@@ -176,7 +177,8 @@ def run_cell(code: str, number: int, namespace: dict, timeout: float, limit: int
 
 
 def _kill_leftovers() -> None:
-    """Kill every other process of ours in this pid namespace and reap the kernel's own children."""
+    """Kill everything the cell started: the kernel is pid 1 of its pid namespace, so that is every other
+    process in it; then reap them (orphans are reparented to pid 1)."""
     try:
         os.kill(-1, _signal.SIGKILL)
     except OSError:  # nothing to kill

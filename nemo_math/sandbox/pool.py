@@ -59,9 +59,8 @@ class Sandbox:
         self._slots = threading.BoundedSemaphore(cfg.num_workers)
         self._maintainer = threading.Thread(target=self._maintain, name="sandbox-maintainer", daemon=True)
         self._maintainer.start()
-        try:
-            first = self._take_process()
-            first.wait_ready(cfg.startup_timeout_s)
+        try:  # fail now, with bubblewrap's or Python's own words, if a sandbox cannot start here
+            first = self._ready_process()
         except BaseException:
             self.close()
             raise
@@ -177,6 +176,9 @@ class Sandbox:
                 self._discard(proc)
                 if attempt:
                     raise
+            except BaseException:
+                self._discard(proc)
+                raise
         raise AssertionError("unreachable")
 
     def _take_process(self) -> SandboxProcess:

@@ -33,19 +33,11 @@ class ProcessDied(Exception):
 
 class SandboxProcess:
     def __init__(self, cmd: list[str], uid: int | None = None):
-        self.uid = uid
-        self.started = time.monotonic()
+        self.uid = uid  # the host uid it runs as (root mode), returned to the pool when it is killed
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      start_new_session=True, env=HOST_ENV, close_fds=True)
         self._buf = b""
         self._ready = False
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the kernel has started (imports done); raises SandboxUnavailable if it cannot."""

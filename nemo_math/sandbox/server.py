@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import json
+
 from aiohttp import web
 
 from nemo_math.progress import log
@@ -19,38 +21,39 @@ _SANDBOX = web.AppKey("sandbox", Sandbox)
 _EXECUTOR = web.AppKey("executor", concurrent.futures.ThreadPoolExecutor)
 
 
-def _error(message: str) -> web.Response:
-    return web.json_response({"error": message}, status=400)
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
 
 
-async def execute(request: web.Request) -> web.Response:
+async def _json_object(request: web.Request) -> dict:
     try:
         body = await request.json()
     except ValueError:
-        return _error("body is not JSON")
+        raise _bad("body is not JSON") from None
     if not isinstance(body, dict):
-        return _error("body must be a JSON object")
+        raise _bad("body must be a JSON object")
+    return body
+
+
+async def execute(request: web.Request) -> web.Response:
+    body = await _json_object(request)
     code, session_id, timeout = body.get("code"), body.get("session_id", "default"), body.get("timeout")
     if not isinstance(code, str):
-        return _error("field 'code': a string is required")
+        raise _bad("field 'code': a string is required")
     if not isinstance(session_id, str):
-        return _error("field 'session_id': must be a string")
+        raise _bad("field 'session_id': must be a string")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        return _error("field 'timeout': must be a positive number of seconds")
-    sandbox = request.app[_SANDBOX]
+        raise _bad("field 'timeout': must be a positive number of seconds")
     loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(request.app[_EXECUTOR], sandbox.execute, code, session_id, timeout)
+    result = await loop.run_in_executor(request.app[_EXECUTOR], request.app[_SANDBOX].execute, code, session_id,
+                                        timeout)
     return web.json_response(result.to_dict())
 
 
 async def close(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except ValueError:
-        return _error("body is not JSON")
-    session_id = body.get("session_id") if isinstance(body, dict) else None
+    session_id = (await _json_object(request)).get("session_id")
     if not isinstance(session_id, str):
-        return _error("field 'session_id': a string is required")
+        raise _bad("field 'session_id': a string is required")
     sandbox = request.app[_SANDBOX]
     known = session_id in sandbox.sessions()
     await asyncio.get_running_loop().run_in_executor(request.app[_EXECUTOR], sandbox.close_session, session_id)

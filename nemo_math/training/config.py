@@ -54,3 +54,4 @@ class TrainConfig:
     recompute: bool = False  # full activation recomputation (long buckets on GPU)
     log_interval: int = 1
     tensorboard: bool = True
+    save_checkpoints: bool = True  # false only for throughput benchmarks (no handoff, no resume)

@@ -16,6 +16,7 @@ import torch
 from nemo_math import progress
 from nemo_math.config import NemoMathConfig, load_config
 from nemo_math.training.loop import train_stage
+from nemo_math.training.report import finish
 from nemo_math.training.schedule import stage_is_done
 
 
@@ -43,7 +44,8 @@ def stage_indices(cfg: NemoMathConfig, stage: str) -> list[int]:
 
 
 def run(cfg: NemoMathConfig, stage: str = "all") -> list[dict]:
-    """Run the selected stages on this rank (the process group is created if needed)."""
+    """Run the selected stages on this rank (the process group is created if needed); when every stage is
+    done, rank 0 writes the schedule's summary (:func:`~nemo_math.training.report.finish`)."""
     init_distributed()
     rank = torch.distributed.get_rank()
     progress.configure(quiet=progress.is_quiet() or rank != 0)
@@ -54,6 +56,8 @@ def run(cfg: NemoMathConfig, stage: str = "all") -> list[dict]:
                 progress.log.info("stage %s is done, skipping", cfg.train.stages[index].name)
             continue
         summaries.append(train_stage(cfg.train, index))
+    if rank == 0 and all(stage_is_done(cfg.train, i) for i in range(len(cfg.train.stages))):
+        finish(cfg.train)
     return summaries
 
 

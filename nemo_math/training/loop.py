@@ -93,12 +93,14 @@ class MetricsLog:
         self.enabled = enabled
         self.path = folder / "metrics.jsonl"
         self.writer = None
+        self.last: dict[str, Any] = {}
         if not enabled:
             return
         kept = []
         if self.path.exists():
             kept = [line for line in self.path.read_text().splitlines()
                     if line.strip() and _is_json(line) and json.loads(line)["step"] <= start]
+        self.last = json.loads(kept[-1]) if kept else {}
         write_text(self.path, "".join(line + "\n" for line in kept))
         self.fh = open(self.path, "a", encoding="utf-8")
         if tensorboard:
@@ -213,9 +215,12 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
     metrics = MetricsLog(out_dir, start, cfg.tensorboard, enabled=rank == 0)
     forward_backward = get_forward_backward_func()
     forward_step = _forward_step(ps.get_context_parallel_group() if layout.cp > 1 else None)
-    summary: dict[str, Any] = {}
+    last: dict[str, Any] = metrics.last
+    timed = [0.0, 0.0]  # tokens, seconds over this run's steps after its first (warm-up) step
 
     def save(step: int) -> None:
+        if not cfg.save_checkpoints:
+            return
         checkpoint.save(ckpt_root, step, model, optimizer, layout_key=layout_key, meta={
             "scheduler": scheduler.state_dict(), "stage": stage.name, "consumed_rows": step * stage.global_batch_size,
             "layout": str(layout), "model": model_cfg.__dict__})
@@ -246,15 +251,19 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
             if (step + 1) % cfg.log_interval == 0 or step + 1 == steps:
                 metrics.write(row)
             advance(1, loss=loss, tps=row["tokens_per_s"])
-            summary = row
+            last = row
+            if step > start:
+                timed[0] += tokens_total
+                timed[1] += elapsed
             if step + 1 < steps and stage.save_interval and (step + 1) % stage.save_interval == 0:
                 save(step + 1)
-    if checkpoint.latest(ckpt_root) is None or int(checkpoint.load_meta(ckpt_root)["iteration"]) != steps:
+    if cfg.save_checkpoints and (checkpoint.latest(ckpt_root) is None
+                                 or int(checkpoint.load_meta(ckpt_root)["iteration"]) != steps):
         save(steps)
     metrics.close()
     summary = {"stage": stage.name, "steps": steps, "layout": str(layout), "world_size": world,
-               "final_checkpoint": str(checkpoint.latest(ckpt_root)), "final_loss": summary.get("loss"),
-               "tokens_per_s": summary.get("tokens_per_s")}
+               "final_checkpoint": str(checkpoint.latest(ckpt_root)), "final_loss": last.get("loss", math.nan),
+               "tokens_per_s": timed[0] / timed[1] if timed[1] else last.get("tokens_per_s", math.nan)}
     torch.distributed.barrier()
     if rank == 0:
         mark_done(out_dir, summary)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from nemo_math import progress
 from nemo_math.config import NemoMathConfig, to_yaml
-from nemo_math.io import done_summary, mark_done, write_json, write_text
+from nemo_math.io import write_text
 from nemo_math.training.config import TrainConfig
+from nemo_math.training.report import finish
 from nemo_math.training.schedule import plan, stage_is_done
 
 log = progress.log
@@ -41,46 +42,6 @@ def torchrun_command(cfg: TrainConfig, config_file: Path, stage: str, quiet: boo
         cmd += ["--standalone"]
     cmd += ["-m", "nemo_math.training.launch", "--config", str(config_file), "--stage", stage]
     return cmd + (["--quiet"] if quiet else [])
-
-
-def plot_losses(cfg: TrainConfig, path: Path) -> None:
-    """Loss against the global step, one colour per stage, dashed lines at the handoffs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
-    offset = 0
-    for stage in cfg.stages:
-        metrics = Path(cfg.output_dir) / stage.name / "metrics.jsonl"
-        rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()] \
-            if metrics.exists() else []
-        if not rows:
-            continue
-        ax.plot([offset + r["step"] for r in rows], [r["loss"] for r in rows], label=stage.name)
-        offset += rows[-1]["step"]
-        ax.axvline(offset, color="grey", linestyle="--", linewidth=0.8)
-    ax.set_xlabel("optimizer step (all stages)")
-    ax.set_ylabel("LM loss (per token)")
-    ax.set_title(f"{cfg.model}: bucketed SFT stages")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def finish(cfg: TrainConfig) -> dict:
-    """After the last stage: the root ``latest.json``, the loss plot and ``_SUCCESS.json``."""
-    out = Path(cfg.output_dir)
-    stages = [done_summary(out / s.name) for s in cfg.stages]
-    final = Path(stages[-1]["final_checkpoint"])
-    write_json(out / "latest.json", {"checkpoint": str(final.relative_to(out)),
-                                     "iteration": int(final.name.split("_")[-1])})
-    plot_losses(cfg, out / "loss.png")
-    summary = {"final_checkpoint": str(final), "model": cfg.model, "stages": stages}
-    mark_done(out, summary)
-    return summary
 
 
 def main(cfg: NemoMathConfig, args) -> int:

@@ -8,12 +8,18 @@ import torch
 from nemo_math.conversion import hf_files, qwen3
 
 VOCAB, SEQ = 256, 24
-ARCH = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=8,
-            num_key_value_heads=2, head_dim=16, rope_theta=1e6, max_position_embeddings=512, rms_norm_eps=1e-6)
+ARCH = {"vocab_size": VOCAB, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+        "num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 16, "rope_theta": 1e6,
+        "max_position_embeddings": 512, "rms_norm_eps": 1e-6}
 
 
 def _hf_model(moe: bool):
-    from transformers import Qwen3Config, Qwen3ForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM
+    from transformers import (
+        Qwen3Config,
+        Qwen3ForCausalLM,
+        Qwen3MoeConfig,
+        Qwen3MoeForCausalLM,
+    )
 
     torch.manual_seed(0)
     if moe:
@@ -45,11 +51,14 @@ def _megatron_logits(checkpoint_dir, tokens):
 def test_hf_megatron_hf_is_exact_and_logits_match(tmp_path, moe):
     from transformers import AutoModelForCausalLM
 
-    from nemo_math.conversion.convert import to_hf, to_megatron
+    from nemo_math import cli
+    from nemo_math.conversion.convert import to_hf
 
     hf = _hf_model(moe)
     hf.save_pretrained(tmp_path / "hf_in")
-    to_megatron(tmp_path / "hf_in", tmp_path / "megatron")
+    # an HF folder in: `nemo-math convert` writes a Megatron initial checkpoint
+    assert cli.main(["convert", "-q", f"convert.input={tmp_path / 'hf_in'}",
+                     f"convert.output_dir={tmp_path / 'megatron'}"]) == 0
     summary = to_hf(tmp_path / "megatron", tmp_path / "hf_out", dtype="float32")
     assert summary["architecture"] == ("Qwen3MoeForCausalLM" if moe else "Qwen3ForCausalLM")
 

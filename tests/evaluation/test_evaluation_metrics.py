@@ -7,8 +7,14 @@ import pytest
 from helpers_eval import sample
 
 from nemo_math.evaluation.collapse import mode_collapse, separation
-from nemo_math.evaluation.metrics import (avg_of_k, compute_metrics, group_metrics, group_samples,
-                                          majority_score, pass_at_k)
+from nemo_math.evaluation.metrics import (
+    avg_of_k,
+    compute_metrics,
+    group_metrics,
+    group_samples,
+    majority_score,
+    pass_at_k,
+)
 
 
 def test_pass_at_k_unbiased():

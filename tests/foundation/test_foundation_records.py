@@ -86,7 +86,7 @@ def test_sft_records_round_trip(tmp_path, published_rows, suffix):
     assert write_records(out, records) == len(published_rows)
     again = load_records(out, SFTRecord)
     assert [r.to_dict() for r in again] == [r.to_dict() for r in records]
-    for row, record in zip(published_rows[1:], again[1:]):
+    for row, record in zip(published_rows[1:], again[1:], strict=True):
         assert record.uuid == row["uuid"]
         assert record.to_dict()["metadata"] == row["metadata"]
         assert record.url == row["url"] and record.user_name is None

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from nemo_math.packing.binpack import (ALGORITHMS, UNPLACED, best_fit_decreasing, bins_from_assignment,
-                                       lower_bound, pack)
+from nemo_math.packing.binpack import (
+    ALGORITHMS,
+    UNPLACED,
+    best_fit_decreasing,
+    group_by_bin,
+    lower_bound,
+)
 
 
 def check_valid(lengths: np.ndarray, bin_of: np.ndarray, capacity: int) -> int:
@@ -59,10 +66,11 @@ def test_too_long_sample_is_an_error():
         best_fit_decreasing(np.array([3, 11]), 10)
 
 
-def test_bins_from_assignment_and_pack_cover_every_sample():
+def test_group_by_bin_covers_every_placed_sample():
     lengths = np.random.default_rng(0).integers(1, 100, 500)
-    bins = pack(lengths, 100)
-    assert sorted(i for b in bins for i in b) == list(range(500))
-    assert all(lengths[b].sum() <= 100 for b in bins)
-    assert bins_from_assignment(np.array([1, UNPLACED, 1, 0])) == [[3], [0, 2]]
+    index, offsets = group_by_bin(best_fit_decreasing(lengths, 100))
+    assert sorted(index.tolist()) == list(range(500))
+    assert all(lengths[index[a:b]].sum() <= 100 for a, b in itertools.pairwise(offsets))
+    index, offsets = group_by_bin(np.array([1, UNPLACED, 1, 0]))
+    assert index.tolist() == [3, 0, 2] and offsets.tolist() == [0, 1, 3]
     assert lower_bound([60, 60, 10], 100) == 2 and lower_bound([30] * 7, 100) == 3

@@ -69,10 +69,10 @@ def test_backfill_fills_long_rows_with_short_samples():
     assert sorted(i for p in filled for r in p.rows for i in r) == sorted(i for p in plain for r in p.rows for i in r)
     for p in filled:
         assert all(lengths[row].sum() <= p.seq_len for row in p.rows)
-    rows = lambda plans: sum(len(p.rows) for p in plans)  # noqa: E731
-    capacity = lambda plans: sum(len(p.rows) * p.seq_len for p in plans)  # noqa: E731
+    rows = lambda plans: sum(p.num_rows for p in plans)
+    capacity = lambda plans: sum(p.num_rows * p.seq_len for p in plans)
     assert rows(filled) < rows(plain) and capacity(filled) < capacity(plain)
-    assert len(filled[-1].rows) == len(plain[-1].rows)  # the longest bucket keeps its rows, fuller
+    assert filled[-1].num_rows == plain[-1].num_rows  # the longest bucket keeps its rows, fuller
     assert filled[-1].fill_rate > plain[-1].fill_rate and filled[-1].num_backfilled > 0
     # low and medium go first: the backfilled samples of the longest bucket are mostly not high mode
     donated = Counter(modes[[i for r in filled[-1].rows for i in r if lengths[i] <= 1024]].tolist())

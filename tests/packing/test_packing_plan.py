@@ -9,8 +9,16 @@ import pytest
 
 from nemo_math.cli import main as cli_main
 from nemo_math.packing.config import ClusterConfig
-from nemo_math.packing.planner import (MODELS, PAPER_LAYOUTS, BucketWork, Layout, best_layout, estimate,
-                                       plan_stages, propose)
+from nemo_math.packing.planner import (
+    MODELS,
+    PAPER_LAYOUTS,
+    BucketWork,
+    Layout,
+    best_layout,
+    estimate,
+    plan_stages,
+    propose,
+)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from conftest import make_messages
 
-from nemo_math.packing.render import ChatTemplateRenderer, HarmonyRenderer, load_tokenizer, to_chat
+from nemo_math.packing.render import (
+    ChatTemplateRenderer,
+    HarmonyRenderer,
+    load_tokenizer,
+    to_chat,
+)
 
 
 def expected(tokenizer, pieces: list[tuple[str, int]]) -> tuple[list[int], list[int]]:
@@ -18,8 +23,8 @@ def expected(tokenizer, pieces: list[tuple[str, int]]) -> tuple[list[int], list[
 
 
 CHAT_PIECES = [
-    ("<|im_start|>system\nReasoning: high<|im_end|>\n<|im_start|>user\nWhat is 1+1?<|im_end|>\n"
-     "<|im_start|>assistant\n", 0),
+    ("<|im_start|>system\nReasoning: high<|im_end|>\n<|im_start|>user\nWhat is 1+1?<|im_end|>\n<|im_start|>assistant\n",
+     0),
     ("<think>\nadd\n</think>\n\n<tool_call>\npython:print(1+1)\n</tool_call><|im_end|>\n", 1),
     ("<|im_start|>user\n<tool_response>\n2\n</tool_response><|im_end|>\n<|im_start|>assistant\n", 0),
     ("<think>\nso 2\n</think>\n\n\\boxed{2}<|im_end|>\n", 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def test_pack_writes_buckets_training_can_read(tmp_path, char_tokenizer_dir, ren
             ids, cu, labels = row["input_ids"], row["cu_seqlens"], row["labels"]
             assert len(ids) % 8 == 0 and len(ids) <= bucket and cu[0] == 0 and cu[-1] == len(ids)
             raw_mask = np.asarray(ds.mask[ds.row_offsets[r]:ds.row_offsets[r + 1]])
-            for a, b in zip(cu[:-1], cu[1:]):
+            for a, b in itertools.pairwise(cu):
                 doc = tuple(ids[a:b].tolist())
                 if doc in expected:  # else: the padding segment
                     seen.append(doc)
@@ -113,6 +114,7 @@ def test_bad_record_names_file_line_and_field(tmp_path, char_tokenizer_dir, caps
     assert pack(tmp_path, char_tokenizer_dir, "pack.renderer=chat_template") == 2
     assert f"{bad}:2: messages[1].role" in capsys.readouterr().err
     assert not (tmp_path / "run" / "pack" / "tokens").exists()
+    assert not list((tmp_path / "run" / "pack").glob(".tokens*"))  # no half-written store left behind
 
 
 @pytest.mark.slow

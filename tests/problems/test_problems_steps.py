@@ -93,7 +93,7 @@ def test_read_errors_name_file_line_field(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("datasets") is not None, reason="datasets is installed")
 def test_hf_source_without_datasets_says_how_to_install():
     with pytest.raises(ConfigError, match=r"pip install 'nemo-math\[hf\]'"):
-        list(ReadSources([SourceConfig(path="nvidia/Nemotron-Math-Problems")]).run())
+        ReadSources([SourceConfig(path="a.jsonl", kind="synthetic"), SourceConfig(path="nvidia/Nemotron-Math")])
 
 
 def test_exact_dedup_keeps_first():
@@ -170,6 +170,8 @@ def test_mix_ratio_seed_and_cap():
     assert Mix(sources, seed=0, max_problems=40).quotas({"aops": 100, "se": 30}) == {"aops": 30, "se": 10}
     unweighted = [SourceConfig(path="a.jsonl", name="aops"), SourceConfig(path="b.jsonl", name="se")]
     assert Mix(unweighted, seed=0, max_problems=13).quotas({"aops": 100, "se": 30}) == {"aops": 10, "se": 3}
+    only_aops = docs(*[f"a{i}" for i in range(10)], source="aops")  # "se" lost every problem upstream
+    assert len(kept_ids(Mix(sources, seed=0), only_aops)) == 10
     with pytest.raises(ConfigError, match=r"not on \['se'\]"):
         Mix([sources[0], unweighted[1]], seed=0)
 

@@ -1,4 +1,4 @@
-"""Fixtures of the sandbox tests: one shared pool with small limits, and a look at host processes by uid."""
+"""Fixtures of the sandbox tests: one shared pool with small limits, and a health check after attacks."""
 
 from __future__ import annotations
 
@@ -8,24 +8,7 @@ import shutil
 import pytest
 
 from nemo_math.sandbox import Sandbox, SandboxConfig
-
-UID_BASE = 310000  # the shared pool's processes run as these uids when the tests run as root
-
-
-def host_processes(uid_lo: int, uid_hi: int) -> list[int]:
-    """Pids on the host whose real uid is in [uid_lo, uid_hi)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
-        except (OSError, StopIteration):
-            continue
-        if uid_lo <= uid < uid_hi:
-            pids.append(int(entry))
-    return pids
+from sandbox_helpers import UID_BASE
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import UID_BASE
+from sandbox_helpers import UID_BASE
 from nemo_math.sandbox import Sandbox, SandboxUnavailable
 from nemo_math.sandbox import isolation
 
@@ -119,7 +119,7 @@ def test_user_namespace_mode(sandbox_config):
 def test_clear_errors_when_the_sandbox_cannot_run(sandbox_config, tmp_path, monkeypatch):
     with pytest.raises(SandboxUnavailable, match="does not exist|cannot run"):
         Sandbox(config=sandbox_config, python=str(tmp_path / "no-python"))
-    with pytest.raises(SandboxUnavailable, match="did not start.*No module named 'no_such_module'"):
+    with pytest.raises(SandboxUnavailable, match="(?s)did not start.*No module named 'no_such_module'"):
         Sandbox(config=sandbox_config, preload=["no_such_module"], spare_sessions=0)
     monkeypatch.setitem(isolation.HOST_ENV, "PATH", str(tmp_path))
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):

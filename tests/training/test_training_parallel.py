@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_torchrun
+from training_helpers import REPO, run_torchrun
 
 WORKER = str(Path(__file__).with_name("worker_training.py"))
 

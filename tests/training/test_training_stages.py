@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, VOCAB, run_torchrun
+from training_helpers import REPO, VOCAB, run_torchrun
 
 from nemo_math.training import checkpoint
 
@@ -42,30 +42,24 @@ def stage(name, bucket, **layout):
 
 
 @pytest.mark.slow
-def test_dense_stages_through_the_cli(tmp_path, make_bucket):
+def test_dense_stages_in_one_torchrun_job(tmp_path, make_bucket):
+    """``train.launcher=none``: the ranks already exist (torchrun or srun) and run every stage in-process."""
     make_bucket("bucket_128", 128, rows=24, seed=0)
     make_bucket("bucket_256", 256, rows=16, seed=1)
     config = write_config(tmp_path, "tiny_dense", [
         stage("s1", "bucket_128", tp=1),
         stage("s2", "bucket_256", tp=2),
         stage("s3", "bucket_256", tp=2, sequence_parallel=True, carry_optimizer=True)])
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run([sys.executable, "-m", "nemo_math.cli", "train", "--config", str(config), "--quiet"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-6000:]
+    run_torchrun(2, ["-m", "nemo_math.cli", "train", "--config", str(config), "train.launcher=none", "--quiet"],
+                 cwd=REPO)
     run = tmp_path / "train"
     means = [mean(losses(run, s)) for s in ("s1", "s2", "s3")]
     assert means[0] > means[1] > means[2], means
     summary = json.loads((run / "_SUCCESS.json").read_text())
     assert [s["layout"] for s in summary["stages"]] == ["TP1 CP1 EP1 PP1", "TP2 CP1 EP1 PP1", "TP2+SP CP1 EP1 PP1"]
-    final = checkpoint.resolve(run)
-    assert final == run / "s3" / "checkpoints" / "iter_0000004"
+    assert checkpoint.resolve(run) == run / "s3" / "checkpoints" / "iter_0000004"
     assert checkpoint.load_meta(run)["layout"] == "TP2+SP CP1 EP1 PP1"
     assert (run / "loss.png").stat().st_size > 0
-    # a second run finds every stage done and only rewrites the summary
-    again = subprocess.run([sys.executable, "-m", "nemo_math.cli", "train", "--config", str(config), "--quiet"],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "torch.distributed.run" not in again.stderr
 
 
 @pytest.mark.slow
@@ -83,33 +77,43 @@ def test_moe_stages_reshard_between_tp_and_ep(tmp_path, make_bucket):
     assert checkpoint.load_meta(run / "m3" / "checkpoints")["layout"] == "TP2+SP CP1 EP1 PP1"
 
 
+def cli(config: Path) -> list[str]:
+    return [sys.executable, "-m", "nemo_math.cli", "train", "--config", str(config), "--quiet"]
+
+
 @pytest.mark.slow
 def test_killed_stage_resumes_with_the_same_losses(tmp_path, make_bucket):
+    """``nemo-math train`` (one torchrun per stage): kill -9 the whole job mid-stage, run it again."""
     make_bucket("bucket_128", 128, rows=24, seed=2)
     one = [stage("s1", "bucket_128", tp=1, steps=6, save_interval=2)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     reference = write_config(tmp_path, "tiny_dense", one, name="reference")
-    run_torchrun(2, ["-m", "nemo_math.training.launch", "--config", str(reference), "--quiet"], cwd=REPO)
+    proc = subprocess.run(cli(reference), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-6000:]
 
     killed = write_config(tmp_path, "tiny_dense", one, name="killed")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m",
-           "nemo_math.training.launch", "--config", str(killed), "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    job = subprocess.Popen(cli(killed), cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
     metrics = tmp_path / "killed" / "s1" / "metrics.jsonl"
     deadline = time.time() + 300
     try:
-        while time.time() < deadline and proc.poll() is None:
+        while time.time() < deadline and job.poll() is None:
             if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
                 break
             time.sleep(0.05)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
     done = len(metrics.read_text().splitlines())
     assert 3 <= done < 6, f"the run was not killed mid-stage ({done} steps logged)"
     assert checkpoint.load_meta(tmp_path / "killed" / "s1" / "checkpoints")["iteration"] in (2, 4)
+    assert not (tmp_path / "killed" / "_SUCCESS.json").exists()
 
-    run_torchrun(2, ["-m", "nemo_math.training.launch", "--config", str(killed), "--quiet"], cwd=REPO)
+    proc = subprocess.run(cli(killed), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-6000:]
     assert losses(tmp_path / "killed", "s1") == losses(tmp_path / "reference", "s1")
     assert len(losses(tmp_path / "reference", "s1")) == 6
+    # a finished schedule is not trained again
+    mark = (tmp_path / "killed" / "s1" / "_SUCCESS.json").stat().st_mtime_ns
+    proc = subprocess.run(cli(killed), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and (tmp_path / "killed" / "s1" / "_SUCCESS.json").stat().st_mtime_ns == mark

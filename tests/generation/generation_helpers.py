@@ -1,4 +1,4 @@
-"""Fixtures of the generation tests: synthetic problems and real OpenAI-compatible servers on 127.0.0.1."""
+"""Helpers of the generation tests: real OpenAI-compatible servers on 127.0.0.1 in their own processes."""
 
 from __future__ import annotations
 
@@ -8,12 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
-import pytest
-
-from nemo_math.io import write_records
-from nemo_math.problems.synthetic import generate
 
 
 def free_port() -> int:
@@ -43,10 +38,3 @@ def server_process(*args: str):
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-@pytest.fixture(scope="session")
-def problems_file(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("problems") / "problems.jsonl"
-    write_records(path, generate(4, seed=7))
-    return path

@@ -1,0 +1,35 @@
+"""``nemo-math grade`` end to end: sharded over tasks, with the judge on a real local server."""
+
+from __future__ import annotations
+
+import pytest
+from test_grading_judge import WordJudge, _trajectory
+
+from nemo_math.cli import main as cli
+from nemo_math.generation.server import ServerThread, make_app
+from nemo_math.io import done_summary, is_done, load_records, mark_done, write_records
+from nemo_math.records import GradedTrajectory
+
+
+@pytest.mark.slow
+def test_grade_stage_sharded_with_judge(tmp_path):
+    cases = [("\\text{two}", "2", True), ("3", "2", False), ("016", "16", True), ("\\text{seven}", "8", False)]
+    trajectories = [_trajectory(i, a, r) for i, (a, r, _) in enumerate(cases)]
+    gen = tmp_path / "generate"
+    write_records(gen / "trajectories-00000-of-00002.jsonl", trajectories[:2])
+    write_records(gen / "trajectories-00001-of-00002.jsonl", trajectories[2:])
+    mark_done(gen, {})
+    backend = WordJudge()
+    with ServerThread(make_app(backend, "judge")) as url:
+        args = ["-q", f"run_dir={tmp_path}", "grade.judge.mode=fallback", f"grade.judge.client.base_urls=[{url}]",
+                "grade.judge.client.model=judge"]
+        assert cli(["grade", *args, "--shard", "1", "--num-shards", "2"]) == 0
+        assert not is_done(tmp_path / "grade")  # shard 0 is still to do
+        assert cli(["grade", *args, "--shard", "0", "--num-shards", "2"]) == 0
+    assert is_done(tmp_path / "grade")
+    graded = sorted(load_records(tmp_path / "grade", GradedTrajectory), key=lambda g: g.job_id)
+    assert [g.is_correct for g in graded] == [c for _, _, c in cases]
+    assert [g.symbolic_correct for g in graded] == [False, False, True, False]
+    assert len(backend.prompts) == 3  # sympy settled 016 = 16
+    assert done_summary(tmp_path / "grade") == {"trajectories": 4, "answered": 4, "correct": 2, "judged": 3,
+                                                 "sympy_timeouts": 0, "shards": 2, "judge": "fallback"}
