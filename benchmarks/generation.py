@@ -12,35 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 from nemo_math.generation.client import GenerationClient
 from nemo_math.generation.config import ClientConfig
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def instant_servers(count: int):
-    ports = [free_port() for _ in range(count)]
     procs = [subprocess.Popen([sys.executable, "-m", "nemo_math.generation.server", "--backend", "instant",
-                               "--port", str(port)], stdout=subprocess.DEVNULL) for port in ports]
+                               "--port", "0"], stdout=subprocess.PIPE, text=True) for _ in range(count)]
     try:
-        for port in ports:
-            for _ in range(300):
-                with contextlib.suppress(OSError):
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
-                    break
-                time.sleep(0.1)
-        yield [f"http://127.0.0.1:{port}/v1" for port in ports]
+        yield [proc.stdout.readline().split()[1] for proc in procs]  # each prints "serving <url>"
     finally:
         for proc in procs:
             proc.terminate()

@@ -4,7 +4,7 @@ Engine spec, bf16, distributed optimizer, packed THD rows of 4K, 8K and 16K toke
 Runs the real stage loop (:func:`nemo_math.training.loop.train_stage`) on one GPU over synthetic packed buckets
 (documents of 512 tokens up to the row length), without checkpoints. Under 10 minutes on one H100:
 
-    torchrun --nproc-per-node 1 benchmarks/training_gpu.py [--steps 8] [--lengths 4096 8192 16384]
+    python benchmarks/training_gpu.py [--steps 8] [--lengths 4096 8192 16384]     (or under torchrun)
 
 MFU = tokens/s x training FLOPs per token (6 x active parameters + causal attention over each document's own
 length, the LM head included) / the GPU's dense bf16 peak.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -61,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     from nemo_math.training.loop import train_stage
 
     progress.configure(quiet=True)
-    init_distributed()
+    if "RANK" in os.environ:
+        init_distributed()
+    else:  # plain `python benchmarks/training_gpu.py`: one process
+        models.init_single_process()
     name = torch.cuda.get_device_name()
     peak = next((v for k, v in PEAK_BF16.items() if k in name), 989e12)
     model = models.preset(args.model)

@@ -14,19 +14,22 @@ from typing import Any
 from nemo_math.config import NemoMathConfig
 from nemo_math.io import DONE_MARKER, done_summary, is_done, write_text
 
-MAX_SUMMARY_ITEMS = 16
+MAX_SUMMARY_ITEMS = 24
 MAX_FIGURES_PER_STAGE = 12
 
 
 def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Scalar leaves of a nested summary as ``(dotted.key, value)``; lists are shown by their length."""
+    """Scalar leaves of a nested summary as ``(dotted.key, value)``; records in a list get an index, a long
+    list of scalars is shown by its length."""
     if isinstance(obj, dict):
         items: list[tuple[str, Any]] = []
         for key, value in obj.items():
             items += _flatten(value, f"{prefix}{key}.")
         return items
+    if isinstance(obj, list) and any(isinstance(v, dict | list) for v in obj):
+        return [item for i, value in enumerate(obj) for item in _flatten(value, f"{prefix[:-1]}[{i}].")]
     if isinstance(obj, list):
-        return [(prefix[:-1], f"[{len(obj)} items]")] if len(obj) > 8 else [(prefix[:-1], obj)]
+        return [(prefix[:-1], f"[{len(obj)} items]" if len(obj) > 8 else ", ".join(map(str, obj)))]
     return [(prefix[:-1], obj)]
 
 

@@ -31,9 +31,15 @@ def model_of_checkpoint(path: str | os.PathLike, fallback: ModelConfig | None = 
     return fallback
 
 
-def build_uninitialized(model: ModelConfig):
-    """The Megatron model without random initialisation (every weight is overwritten by a load)."""
-    config = models.transformer_config(model)
+def build_uninitialized(model: ModelConfig, bf16: bool):
+    """The Megatron model on the CPU, in bf16 or fp32, without random initialisation (a load overwrites every
+    weight). Dist-checkpointing casts on load, so the dtype only sets the memory a conversion needs."""
+    import torch
+
+    if torch.cuda.is_available():
+        raise RuntimeError("conversion runs on the CPU (local-spec module names): hide the GPUs with "
+                           "CUDA_VISIBLE_DEVICES= (`nemo-math convert` does)")
+    config = models.transformer_config(model, bf16=bf16)
     config.perform_initialization = False
     return models.build_model(model, config)
 
@@ -49,13 +55,13 @@ def _torch_dtype(name: str):
 def to_hf(megatron_checkpoint: str | os.PathLike, output_dir: str | os.PathLike, model: ModelConfig | None = None,
           tokenizer: str | os.PathLike | None = None, dtype: str = "bfloat16") -> dict[str, Any]:
     """Write an HF folder (safetensors, ``config.json``, tokenizer files) from a Megatron dist checkpoint."""
+    torch_dtype = _torch_dtype(dtype)  # a bad dtype fails before anything is loaded
     models.init_single_process()
     path = checkpoint.resolve(megatron_checkpoint)
     model = model_of_checkpoint(path, model)
-    module = build_uninitialized(model)
+    module = build_uninitialized(model, bf16=dtype == "bfloat16")
     checkpoint.load(path, module)
     mcore = {k: v for k, v in module.state_dict().items() if not k.endswith("_extra_state")}
-    torch_dtype = _torch_dtype(dtype)
     state = {k: v.detach().to("cpu", torch_dtype) for k, v in qwen3.megatron_to_hf(mcore, model).items()}
     out = Path(output_dir)
     hf_files.write_state(out, state)
@@ -73,10 +79,11 @@ def to_megatron(hf_dir: str | os.PathLike, output_dir: str | os.PathLike) -> dic
     import torch
 
     model = qwen3.model_config(hf_files.read_config(hf_dir))
+    hf_state = hf_files.read_state(hf_dir)
     models.init_single_process()
-    module = build_uninitialized(model)
+    module = build_uninitialized(model, bf16=any(t.dtype == torch.bfloat16 for t in hf_state.values()))
     params_dtype = next(module.parameters()).dtype
-    state = {k: v.to(params_dtype) for k, v in qwen3.hf_to_megatron(hf_files.read_state(hf_dir), model).items()}
+    state = {k: v.to(params_dtype) for k, v in qwen3.hf_to_megatron(hf_state, model).items()}
     with torch.no_grad():
         qwen3.load_into(module, state)
     saved = checkpoint.save(output_dir, 0, module, meta={"model": dataclasses.asdict(model),

@@ -2,11 +2,14 @@
 
 ``direction: auto`` looks at the input: an HF folder (``config.json``) becomes a Megatron checkpoint, anything
 else is read as a Megatron checkpoint (a root with ``latest.json``, an ``iter_*`` folder, or a ``nemo-math train``
-output, whose last stage's newest checkpoint is taken).
+output, whose last stage's newest checkpoint is taken). It runs on the CPU of one process, GPUs hidden: the
+mapping knows the local-spec module names, and dist-checkpointing reshards any training layout to TP=1.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from nemo_math.config import NemoMathConfig
@@ -33,6 +36,8 @@ def find_checkpoint(path: str | Path, stage_names: list[str]) -> Path:
 
 
 def main(cfg: NemoMathConfig, args) -> int:
+    if "torch" not in sys.modules:  # conversion is a CPU job (see convert.build_uninitialized)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     from nemo_math.conversion import convert
     from nemo_math.training.models import preset
 

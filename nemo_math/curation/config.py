@@ -12,6 +12,7 @@ class CurateConfig:
     repair: bool = True
     repair_mode: str = "high"
     repair_tools: list[bool] = field(default_factory=lambda: [True, False])
+    repair_min_candidates: int = 16  # replace a forum answer only when at least this many candidates all disagree
     # difficulty filter: drop problems whose pass rate in this mode (pooled over tool settings) is >= the cap
     difficulty_mode: str = "low"
     max_pass_rate: float = 0.8

@@ -69,14 +69,18 @@ def majority_answer(answers: Sequence[str], equal: Callable[[str, str], bool] = 
 
 
 def decide_reference(problem_id: str, original: str | None, candidates: Sequence[GradedTrajectory],
-                     equal: Callable[[str, str], bool] = is_equivalent) -> AnswerDecision:
-    """Keep, fill or replace the reference from ``candidates`` graded against ``original``."""
+                     equal: Callable[[str, str], bool] = is_equivalent, min_candidates: int = 16) -> AnswerDecision:
+    """Keep, fill or replace the reference from ``candidates`` graded against ``original``.
+
+    A forum answer is replaced only when at least ``min_candidates`` candidates all disagree with it: two
+    wrong samples of a tiny run are no reason to overrule the forum.
+    """
     ordered = sorted(candidates, key=lambda c: c.job_id)  # a vote's tie-break must not depend on file order
     found = majority_answer([c.predicted_answer for c in ordered if c.predicted_answer is not None], equal)
     majority, votes = found if found else (None, 0)
     decision = AnswerDecision(problem_id, original, original, "forum", majority, votes, len(ordered))
     if original is None:
         decision.reference, decision.source = (majority, "majority") if majority is not None else (None, "none")
-    elif majority is not None and ordered and not any(c.is_correct for c in ordered):
+    elif majority is not None and len(ordered) >= max(1, min_candidates) and not any(c.is_correct for c in ordered):
         decision.reference, decision.source = majority, "replaced"
     return decision

@@ -79,7 +79,7 @@ def _decide(cfg: NemoMathConfig, pid: str, original: str | None,
     if not c.repair:
         return AnswerDecision(pid, original, original, "forum" if original is not None else "none")
     candidates = [g for g in group if g.mode == c.repair_mode and g.with_tool in c.repair_tools]
-    return decide_reference(pid, original, candidates)
+    return decide_reference(pid, original, candidates, min_candidates=c.repair_min_candidates)
 
 
 def curate(cfg: NemoMathConfig) -> Curation | None:

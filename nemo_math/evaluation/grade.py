@@ -27,10 +27,10 @@ def with_judge(graded: list[GradedTrajectory], cfg: NemoMathConfig) -> None:
     """Add judge verdicts in place; a sample without an answer is wrong for the judge too."""
     from nemo_math.grading.judge import JudgeRequest, judge
 
-    requests = {g.job_id: JudgeRequest(g.job_id, g.problem, g.predicted_answer, g.reference_answer)
+    requests = {g.job_id: JudgeRequest(g.problem, g.predicted_answer, g.reference_answer)
                 for g in graded if g.predicted_answer is not None and g.reference_answer is not None}
     verdicts = judge(list(requests.values()), cfg.grade.judge, Path(cfg.evaluate.output_dir) / JUDGEMENTS)
-    missing = [r.key for r in requests.values() if r.id not in verdicts]
+    missing = [job_id for job_id, r in requests.items() if r.id not in verdicts]
     if missing:
         raise RuntimeError(f"the judge did not answer {len(missing)} samples (first: {missing[0]}); "
                            "rerun `nemo-math evaluate` to retry them")

@@ -100,29 +100,29 @@ def collapse_table(collapse: Sequence[dict[str, Any]], min_separation: float) ->
 
 
 def plot_accuracy(rows: Sequence[dict[str, Any]], path: Path) -> None:
-    """pass@1 against reasoning mode, one line per benchmark subset x tool."""
+    """pass@1 (+- std-err) against reasoning mode, one line per benchmark subset, one panel per tool setting."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     modes = list(dict.fromkeys(r["mode"] for r in rows))
-    for (b, s) in _columns(rows):
-        for tool in (True, False):
-            pts = [(modes.index(r["mode"]), r["correct"]["pass@1"], r["correct"]["pass@1_std_err"]) for r in rows
-                   if (r["benchmark"], r["subset"], r["with_tool"]) == (b, s, tool)]
+    tools = sorted({r["with_tool"] for r in rows}, reverse=True)
+    fig, axes = plt.subplots(1, len(tools), figsize=(5.5 * len(tools), 4.5), squeeze=False, sharey=True)
+    for ax, tool in zip(axes[0], tools):
+        for b, s in _columns(rows):
+            pts = [(modes.index(r["mode"]), 100 * r["correct"]["pass@1"], 100 * r["correct"]["pass@1_std_err"])
+                   for r in rows if (r["benchmark"], r["subset"], r["with_tool"]) == (b, s, tool)]
             if pts:
                 x, y, e = zip(*pts)
-                ax.errorbar(x, [100 * v for v in y], yerr=[100 * v for v in e], marker="o", capsize=3,
-                            linestyle="-" if tool else "--",
-                            label=f"{_column_name(b, s)} ({'tool' if tool else 'no tool'})")
-    ax.set_xticks(range(len(modes)), modes)
-    ax.set_xlabel("reasoning mode")
-    ax.set_ylabel("pass@1 (%)")
-    ax.set_title("Accuracy by reasoning mode")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
+                ax.errorbar(x, y, yerr=e, marker="o", capsize=3, label=_column_name(b, s))
+        ax.set_xticks(range(len(modes)), modes)
+        ax.set_xlabel("reasoning mode")
+        ax.set_title("with python" if tool else "without python")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("pass@1 (%)")
+    fig.suptitle("Accuracy by reasoning mode")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

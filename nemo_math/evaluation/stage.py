@@ -7,6 +7,13 @@
 3. Metrics per benchmark subset x mode x tool, the mode-collapse monitor and the report (markdown + PNG).
 
 ``nemo-math evaluate --compare RUN_A RUN_B`` prints two finished evaluations side by side instead.
+
+Usage::
+
+    # a laptop: serve the converted student with transformers on 127.0.0.1
+    nemo-math evaluate -c tiny evaluate.local_backend=hf evaluate.max_problems=2 evaluate.num_samples=2
+    # a cluster: vllm serve <run_dir>/hf --served-model-name student, then
+    nemo-math evaluate -c qwen3_8b evaluate.client.base_urls=[http://node1:8000/v1,http://node2:8000/v1]
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import sys
 from pathlib import Path
 
 from nemo_math.config import NemoMathConfig
@@ -79,7 +87,11 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
     from nemo_math.evaluation import report
 
     if getattr(args, "compare", None):
-        print(report.compare(*args.compare))
+        try:
+            print(report.compare(*args.compare))
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         return 0
     from nemo_math.evaluation.collapse import lengths_by_mode, mode_collapse
     from nemo_math.evaluation.grade import grade
@@ -103,7 +115,7 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
     for flagged in (c for c in collapse if c["flagged"]):
         log.warning("mode collapse: %s %s (%s) separation %.3f < %.2f", flagged["benchmark"], flagged["mode"],
                     "tool" if flagged["with_tool"] else "no tool", flagged["separation"], e.collapse_min_separation)
-    write_json(Path(e.output_dir) / "config.json", dataclasses.asdict(e))
+    write_json(Path(e.output_dir) / "settings.json", dataclasses.asdict(e))  # what produced this report
     mark_done(e.output_dir, {"samples": len(graded), "problems": len(problems), "report": str(path)})
     log.info("evaluate: report at %s", path)
     return 0

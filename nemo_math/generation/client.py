@@ -118,7 +118,8 @@ class GenerationClient:
     async def chat(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float = 1.0,
                    top_p: float = 1.0, seed: int | None = None, tools: list[dict[str, Any]] | None = None,
                    reasoning_effort: str | None = None, extra_body: dict[str, Any] | None = None) -> Completion:
-        """A Chat Completions request (``tools`` in OpenAI function form; ``reasoning_effort`` for gpt-oss)."""
+        """A Chat Completions request (``tools`` in OpenAI function form; ``reasoning_effort`` for gpt-oss;
+        ``extra_body`` merged into the JSON body, e.g. vLLM sampling options)."""
         kwargs: dict[str, Any] = dict(messages=messages, max_tokens=max_tokens, temperature=temperature,
                                       top_p=top_p)
         if seed is not None:
@@ -127,9 +128,7 @@ class GenerationClient:
             kwargs["tools"] = tools
         if reasoning_effort:
             kwargs["reasoning_effort"] = reasoning_effort
-        if extra_body:
-            kwargs["extra_body"] = extra_body
-        return await self._request("chat", kwargs)
+        return await self._request("chat", {**kwargs, **(extra_body or {})})
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
                        seed: int | None = None, stop: list[str] | None = None,
@@ -140,9 +139,7 @@ class GenerationClient:
             kwargs["seed"] = seed
         if stop:
             kwargs["stop"] = stop
-        if extra_body:
-            kwargs["extra_body"] = extra_body
-        return await self._request("completions", kwargs)
+        return await self._request("completions", {**kwargs, **(extra_body or {})})
 
     # ----------------------------------------------------------------------------------------- internals
     def _pick(self, avoid: int | None) -> int:
@@ -176,6 +173,7 @@ class GenerationClient:
                     if delay is None:
                         cap = min(self.cfg.backoff_max_s, self.cfg.backoff_initial_s * 2 ** attempt)
                         delay = cap * random.uniform(0.5, 1.0)
+                    delay = min(delay, self.cfg.backoff_max_s)
                     log.debug("retry %d on %s in %.2fs: %s", attempt + 1, self.cfg.base_urls[index], delay, err)
                     await asyncio.sleep(delay)
                     continue
@@ -191,7 +189,6 @@ class GenerationClient:
         # ``post`` with ``cast_to=object`` is the openai client's raw-JSON path: same auth, URLs, timeouts and
         # error classes, without the typed-params transform and pydantic models (3x less CPU per request)
         body = {"model": self.cfg.model, **kwargs}
-        body.update(body.pop("extra_body", None) or {})
         path = "/chat/completions" if kind == "chat" else "/completions"
         data = await server.post(path, cast_to=object, body=body)
         try:

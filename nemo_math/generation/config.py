@@ -21,6 +21,7 @@ class LocalServerConfig:
 
     backend: str | None = None  # scripted | hf
     model_path: str | None = None  # hf: a local HF folder; null builds a tiny random Qwen3 from a config
+    tokenizer_path: str | None = None  # hf: a local HF tokenizer folder; null = model_path
     problems: str | None = "${generate.input}"  # scripted: problems it may look up by text
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,9 +72,9 @@ async def run_jobs(jobs: Iterable[Job], worker: Callable[[Job], Awaitable[Record
     """Run every not-yet-done job of ``shard`` and append each result (whose ``key`` must equal the job id)
     to ``output_dir/<stem>-<shard>-of-<num_shards>.jsonl``."""
     all_jobs = select_shard(jobs, shard, num_shards)
-    ids = [job.id for job in all_jobs]
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
+    counts = Counter(job.id for job in all_jobs)
+    if len(counts) != len(all_jobs):
+        dup = next(i for i, n in counts.items() if n > 1)
         raise ValueError(f"duplicate job id {dup!r}: job ids must be unique")
     finished = done_keys(output_dir, key=key, pattern=f"{stem}-*.jsonl")
     todo = [job for job in all_jobs if job.id not in finished]

@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tokenizer", help="hf: a local HF tokenizer folder (default: --model-path)")
     parser.add_argument("--model", default="scripted", help="model name reported to clients")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
     parser.add_argument("--fault-plan", default="", help="comma list of faults for the first requests")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a random fault afterwards")
     parser.add_argument("--fault-seed", type=int, default=0)
@@ -303,9 +303,17 @@ def main(argv: list[str] | None = None) -> None:
     backend = make_backend(args.backend, args.problems, args.model_path, args.tokenizer)
     faults = Faults([k for k in args.fault_plan.split(",") if k], args.fault_rate, args.fault_seed)
     load_encoding()
-    web.run_app(make_app(backend, args.model, faults, args.latency_s), host=args.host, port=args.port, access_log=None,
-                print=lambda msg: print(msg, flush=True))
+    asyncio.run(serve(make_app(backend, args.model, faults, args.latency_s), args.host, args.port))
 
+
+async def serve(app: web.Application, host: str, port: int) -> None:
+    """Serve until killed; print ``serving <url>`` once listening (``--port 0`` picks a free port)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    bound_host, bound_port = runner.addresses[0][:2]
+    print(f"serving http://{bound_host}:{bound_port}/v1", flush=True)
+    await asyncio.Event().wait()
 
 if __name__ == "__main__":
     main()

@@ -63,7 +63,7 @@ def model_server(cfg: NemoMathConfig):
         return
     from nemo_math.generation.server import ServerThread, make_app, make_backend
 
-    backend = make_backend(local.backend, local.problems, local.model_path)
+    backend = make_backend(local.backend, local.problems, local.model_path, local.tokenizer_path)
     with ServerThread(make_app(backend, cfg.generate.client.model)) as url:
         log.info("serving the %s backend at %s", local.backend, url)
         yield dataclasses.replace(cfg.generate.client, base_urls=[url])

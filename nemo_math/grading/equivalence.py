@@ -3,7 +3,8 @@
 Built on Hugging Face ``math_verify`` (LaTeX -> sympy via ``latex2sympy2_extended``, then numeric, symbolic,
 set, interval, relation and matrix comparison). Around it we add:
 
-* :func:`~nemo_math.grading.normalize.normalize_answer` first; equal canonical forms need no sympy at all;
+* :func:`~nemo_math.grading.normalize.normalize_answer` first; equal canonical forms, and two plain decimal
+  numbers, need no sympy at all;
 * symmetry: ``math_verify.verify`` is gold-first, we accept a match in either order;
 * interval <-> inequality comparison in both directions (``allow_set_relation_comp``);
 * one wall-clock limit per call (:mod:`~nemo_math.grading.timelimit`) and a refusal to evaluate powers whose
@@ -15,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
+from fractions import Fraction
 from functools import lru_cache
 
 from nemo_math.grading.normalize import normalize_answer
@@ -24,6 +27,7 @@ from nemo_math.grading.timelimit import TimeoutException, time_limit
 DEFAULT_TIMEOUT_S = 5.0
 MAX_EXPONENT_DIGITS = 5
 STATS: Counter[str] = Counter()
+_PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that we disabled its own alarm
 
@@ -74,8 +78,11 @@ def _too_large(expr) -> bool:
 
 def _verify(gold, target) -> bool:
     """math_verify's comparison; its errors mean "not shown equal", its timeouts reach our caller."""
+    import sympy
     from math_verify import verify
 
+    if isinstance(gold, sympy.Rational) and isinstance(target, sympy.Rational):
+        return gold == target  # exact numbers: verify would go on to simplify(a - b) for every wrong answer
     try:
         return verify(gold, target, timeout_seconds=None, allow_set_relation_comp=True, raise_on_error=True)
     except Exception:  # noqa: BLE001
@@ -110,4 +117,7 @@ def is_equivalent(pred: str | None, ref: str | None, timeout_s: float | None = D
     if pred_key.casefold() == ref_key.casefold():
         STATS["fast"] += 1
         return True
+    if _PLAIN_NUMBER.fullmatch(pred_key) and _PLAIN_NUMBER.fullmatch(ref_key):  # most wrong answers: no sympy
+        STATS["fast"] += 1
+        return Fraction(pred_key) == Fraction(ref_key)
     return _symbolic_equal(*sorted((pred_key, ref_key)), timeout_s)  # symmetric: one cache entry per pair

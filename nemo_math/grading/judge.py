@@ -2,19 +2,21 @@
 
 Requests go through generation's :class:`~nemo_math.generation.client.GenerationClient` (retries, concurrency,
 several servers) and :func:`~nemo_math.generation.jobs.run_jobs` (exactly-once, resumable). A judgement's id
-is the trajectory's id plus a hash of the (problem, predicted, reference) triple, so after answer repair a
-trajectory is judged again against its new reference while unchanged pairs reuse the logged judgement.
+is a hash of the (problem, predicted, reference) triple: trajectories with the same answer share one request
+(the judge samples greedily), and after answer repair a trajectory is judged again against its new reference
+while unchanged pairs reuse the logged judgement.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_math.grading.config import JudgeConfig
-from nemo_math.io import iter_dicts
+from nemo_math.io import done_keys
 from nemo_math.records import stable_id
 
 JUDGE_MODES = ("none", "fallback", "all")
@@ -43,14 +45,14 @@ _BARE = re.compile(r"\b(yes|no)\b\W*$", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class JudgeRequest:
-    key: str  # the trajectory's job id
     problem: str
     predicted: str
     reference: str
 
     @property
     def id(self) -> str:
-        return f"{self.key}#{stable_id(self.problem, self.predicted, self.reference)}"
+        """Equal questions share one id: 16 samples with the same wrong answer cost one judgement."""
+        return stable_id(self.problem, self.predicted, self.reference)
 
 
 def judge_messages(problem: str, predicted: str, reference: str) -> list[dict[str, str]]:
@@ -87,18 +89,25 @@ async def _judge_async(requests: list[JudgeRequest], cfg: JudgeConfig, log_dir: 
 
 def judge(requests: list[JudgeRequest], cfg: JudgeConfig, log_dir: str | Path,
           stem: str = STEM) -> dict[str, tuple[bool | None, str]]:
-    """Judge every request not yet in ``log_dir`` and return ``{request.id: (verdict, raw judgement)}`` for all.
+    """Judge every request not yet in a log of ``log_dir`` and return ``{request.id: (verdict, raw judgement)}``.
 
+    Each concurrent writer (array task) needs its own ``stem``; all of them read every log in ``log_dir``.
     A request whose every retry failed is missing from the result (the next run retries it).
     """
     log_dir = Path(log_dir)
-    if requests:
-        asyncio.run(_judge_async(requests, cfg, log_dir, stem))
+    done = done_keys(log_dir)  # every writer's log: a question asked by another array task is not asked again
+    todo = [r for r in requests if r.id not in done]
+    if todo:
+        asyncio.run(_judge_async(todo, cfg, log_dir, stem))
     wanted = {r.id for r in requests}
     verdicts: dict[str, tuple[bool | None, str]] = {}
     if log_dir.exists():
-        for file in sorted(log_dir.glob(f"{stem}-*.jsonl")):
-            for _, _, row in iter_dicts(file):
-                if row["job_id"] in wanted:
-                    verdicts[row["job_id"]] = (row["judge_correct"], row["judgement"])
+        for file in sorted(log_dir.glob("*.jsonl")):
+            with open(file, encoding="utf-8") as fh:
+                for line in fh:
+                    if not line.endswith("\n"):  # another task's line still being written
+                        break
+                    row = json.loads(line)
+                    if row["job_id"] in wanted:
+                        verdicts[row["job_id"]] = (row["judge_correct"], row["judgement"])
     return verdicts

@@ -47,13 +47,13 @@ def is_current(input_file: Path, output: Path) -> bool:
     return counts_path(output).exists() and output.stat().st_mtime >= input_file.stat().st_mtime
 
 
-def grade_file(file: Path, cfg: NemoMathConfig) -> tuple[list[GradedTrajectory], int]:
+def grade_file(file: Path, cfg: NemoMathConfig, judge_stem: str) -> tuple[list[GradedTrajectory], int]:
     """Grade one input shard; return the graded records and how many judgements are still missing."""
     g = cfg.grade
     trajectories = load_records(file, Trajectory)
     graded = [grade_symbolic(t, extract_answer(t.final_text, g.relaxed_extraction), t.expected_answer, g.timeout_s)
               for t in progress.track(trajectories, description=f"grading {file.name}")]
-    missing = add_judgements(graded, g.judge, Path(g.output_dir) / "judge", stem=f"judgements-{file.stem}")
+    missing = add_judgements(graded, g.judge, Path(g.output_dir) / "judge", stem=judge_stem)
     return graded, missing
 
 
@@ -74,7 +74,7 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
         if is_current(file, out):
             continue
         before = STATS.copy()
-        graded, missing = grade_file(file, cfg)
+        graded, missing = grade_file(file, cfg, judge_stem=f"judgements-task{shard:05d}")
         if missing:
             log.warning("%s: %d judgements failed after retries; rerun to retry them", file.name, missing)
             failed += 1

@@ -36,11 +36,11 @@ def needs_judge(g: GradedTrajectory, mode: str) -> bool:
 def add_judgements(graded: list[GradedTrajectory], cfg: JudgeConfig, log_dir: str | Path,
                    stem: str = "judgements") -> int:
     """Judge the trajectories that need it (in place); return how many still lack a judgement (failed)."""
-    requests = {g.job_id: JudgeRequest(g.job_id, g.problem, g.predicted_answer, g.reference_answer)
+    requests = {g.job_id: JudgeRequest(g.problem, g.predicted_answer, g.reference_answer)
                 for g in graded if needs_judge(g, cfg.mode)}
     if not requests:
         return 0
-    verdicts = judge(list(requests.values()), cfg, log_dir, stem)
+    verdicts = judge(list(set(requests.values())), cfg, log_dir, stem)
     missing = 0
     for g in graded:
         request = requests.get(g.job_id)

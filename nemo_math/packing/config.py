@@ -45,7 +45,7 @@ class PackConfig:
     chat_template: str | None = None      # training template with {% generation %} markers (chat_template)
     num_workers: int = 2                  # tokenising processes; 0 = in this process
     algo: str = "bfd"                     # bfd (best-fit decreasing) | ffd (first-fit decreasing)
-    pad_multiple: int = 16                # rows padded to a multiple of lcm(2*CP, TP); 16 suits up to TP8 CP8
+    pad_multiple: int = 32                # rows padded to a multiple of lcm(2*CP, TP); 32 suits TP <= 8, CP <= 16
     pad_token_id: int | None = None       # null = the tokenizer's pad token (else EOS)
     balance_buckets: list[int] | None = None  # buckets whose mode mix is resampled; null = the longest, [] = none
     mode_mix: dict[str, float] = field(default_factory=lambda: {"high": 1.0, "medium": 1.0, "low": 1.0})

@@ -63,7 +63,8 @@ def main(cfg, args) -> int:
     model = MODELS[plan_cfg.model]
     lengths = load_lengths(plan_cfg, cfg.seed)
     scale = plan_cfg.scale * plan_cfg.epochs
-    common = {"recompute": plan_cfg.recompute, "scale": scale, "stage_overhead_s": plan_cfg.stage_overhead_s}
+    common = {"recompute": plan_cfg.recompute, "scale": scale, "stage_overhead_s": plan_cfg.stage_overhead_s,
+              "row_multiple": cfg.pack.pad_multiple}
     current = plan_stages(model, lengths, list(cfg.pack.buckets), plan_cfg.cluster, **common)
     proposed = propose(model, lengths, list(plan_cfg.candidate_buckets), plan_cfg.cluster,
                        max_buckets=plan_cfg.max_buckets, **common)

@@ -147,7 +147,9 @@ def _bandwidth(group_span: int, cluster: ClusterConfig) -> float:
 
 
 def estimate(model: ModelSpec, work: BucketWork, layout: Layout, cluster: ClusterConfig,
-             recompute: str = "selective") -> Estimate:
+             recompute: str = "selective", row_multiple: int = 0) -> Estimate:
+    """Time, memory and feasibility of one layout; ``row_multiple`` (the packed rows' pad multiple, 0 = any)
+    must be a multiple of what the layout needs, ``lcm(2 CP, TP)``."""
     tp, cp, ep, mbs = layout.tp, layout.cp, layout.ep, layout.mbs
     world = cluster.num_gpus
     reasons = []
@@ -157,6 +159,9 @@ def estimate(model: ModelSpec, work: BucketWork, layout: Layout, cluster: Cluste
         reasons.append(f"TP{tp} spans nodes")
     if model.kv_heads % tp and tp % model.kv_heads:
         reasons.append(f"{model.kv_heads} KV heads do not split over TP{tp}")
+    needed = math.lcm(2 * cp if cp > 1 else 1, tp)
+    if row_multiple and row_multiple % needed:
+        reasons.append(f"rows are padded to a multiple of {row_multiple}, TP{tp} CP{cp} needs {needed}")
     if work.seq_len % (2 * cp if cp > 1 else 1):
         reasons.append(f"seq_len not divisible by 2 x CP{cp}")
     if model.is_moe and (world % (ep * tp) or model.experts % ep):
@@ -220,9 +225,11 @@ def candidate_layouts(model: ModelSpec, cluster: ClusterConfig) -> list[Layout]:
         [p for p in powers if p <= cluster.gpus_per_node], powers, eps, (1, 2, 4))]
 
 
-def best_layout(model: ModelSpec, work: BucketWork, cluster: ClusterConfig, recompute: str) -> Estimate | None:
-    feasible = [e for e in (estimate(model, work, lay, cluster, recompute) for lay in candidate_layouts(model, cluster))
-                if e.feasible]
+def best_layout(model: ModelSpec, work: BucketWork, cluster: ClusterConfig, recompute: str = "selective",
+                row_multiple: int = 0) -> Estimate | None:
+    estimates = (estimate(model, work, lay, cluster, recompute, row_multiple)
+                 for lay in candidate_layouts(model, cluster))
+    feasible = [e for e in estimates if e.feasible]
     # fastest; among near ties (1%) the smallest model-parallel group, then the smallest micro-batch
     if not feasible:
         return None
@@ -284,7 +291,8 @@ class Plan:
 
 
 def plan_stages(model: ModelSpec, lengths: np.ndarray, buckets: list[int], cluster: ClusterConfig,
-                recompute: str = "selective", scale: float = 1.0, stage_overhead_s: float = 0.0) -> Plan:
+                recompute: str = "selective", scale: float = 1.0, stage_overhead_s: float = 0.0,
+                row_multiple: int = 0) -> Plan:
     """Best layout per bucket for these boundaries, the paper's where it has one, and joint training."""
     buckets = sorted(buckets)
     lengths = np.asarray(lengths, dtype=np.int64)
@@ -293,29 +301,31 @@ def plan_stages(model: ModelSpec, lengths: np.ndarray, buckets: list[int], clust
     stages = []
     for k, seq_len in enumerate(buckets):
         work = BucketWork.of(lengths[which == k], seq_len, scale)
-        chosen = best_layout(model, work, cluster, recompute) if work.num_rows else None
+        chosen = best_layout(model, work, cluster, recompute, row_multiple) if work.num_rows else None
         paper_layout = PAPER_LAYOUTS.get(model.name, {}).get(seq_len)
-        paper = estimate(model, work, Layout(*paper_layout), cluster, recompute) if paper_layout else None
+        paper = estimate(model, work, Layout(*paper_layout), cluster, recompute, row_multiple) if paper_layout else None
         note = explain(chosen, paper) if chosen and paper else ""
         stages.append(StagePlan(work, chosen, paper, note))
     used = [s for s in stages if s.chosen]
     seconds = sum(s.chosen.seconds for s in used) + stage_overhead_s * max(0, len(used) - 1)
     everything = BucketWork.of(lengths, buckets[-1], scale)
     longest = stages[-1].chosen or stages[-1].paper
-    joint = estimate(model, everything, longest.layout, cluster, recompute) if longest else None
-    return Plan(model.name, buckets, stages, seconds, joint, best_layout(model, everything, cluster, recompute))
+    joint = estimate(model, everything, longest.layout, cluster, recompute, row_multiple) if longest else None
+    joint_best = best_layout(model, everything, cluster, recompute, row_multiple)
+    return Plan(model.name, buckets, stages, seconds, joint, joint_best)
 
 
 def propose(model: ModelSpec, lengths: np.ndarray, candidates: list[int], cluster: ClusterConfig,
             max_buckets: int = 4, recompute: str = "selective", scale: float = 1.0,
-            stage_overhead_s: float = 600.0) -> Plan:
+            stage_overhead_s: float = 600.0, row_multiple: int = 0) -> Plan:
     """The bucket boundaries (a subset of ``candidates`` ending at the largest) with the least predicted time."""
     candidates = sorted(candidates)
     top, rest = candidates[-1], candidates[:-1]
     plans = []
-    for n in range(min(max_buckets, len(candidates)) ):
+    for n in range(min(max_buckets, len(candidates))):
         for subset in itertools.combinations(rest, n):
-            plan = plan_stages(model, lengths, [*subset, top], cluster, recompute, scale, stage_overhead_s)
+            plan = plan_stages(model, lengths, [*subset, top], cluster, recompute, scale, stage_overhead_s,
+                               row_multiple)
             if all(s.chosen for s in plan.stages if s.work.num_rows):
                 plans.append(plan)
     if not plans:

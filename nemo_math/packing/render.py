@@ -6,7 +6,8 @@ Two renderers, both ending in the student's tokenizer:
   (through :mod:`nemo_math.generation.harmony`), and the text of each message is tokenised on its own, so every
   token belongs to exactly one message and the mask is exact. Messages are rendered one by one rather than with
   ``render_conversation_for_training``, which drops the analysis (reasoning) messages that SFT must keep. The last
-  assistant message ends in ``<|return|>``, as gpt-oss training data does. No BOS/EOS is added.
+  assistant message ends in ``<|return|>``, as gpt-oss training data does. No BOS/EOS is added. Every assistant
+  message is trained whole, header included: after the first one the model writes the headers itself.
 * ``chat_template``: the student's own chat template through ``transformers.apply_chat_template`` with a
   training variant whose ``{% generation %}`` markers give the assistant mask (Qwen3: reasoning goes in
   ``<think>``, python calls become ``<tool_call>``, tool outputs ``<tool_response>`` user turns).

@@ -58,10 +58,9 @@ def run(cfg: PackConfig) -> dict:
     store = tokenise(cfg.input, out / "tokens", cfg.renderer, cfg.tokenizer, cfg.chat_template, cfg.num_workers)
     pad_id = store.pad_token_id if cfg.pad_token_id is None else cfg.pad_token_id
     balance = [max(cfg.buckets)] if cfg.balance_buckets is None else list(cfg.balance_buckets)
-    plans, dropped = plan_buckets(
-        store.lengths, store.modes, cfg.buckets, algo=cfg.algo, balance=balance, mode_shares=cfg.mode_mix,
-        balance_method=cfg.balance_method, backfill=cfg.backfill, backfill_prefer=cfg.backfill_prefer,
-        seed=cfg.seed)
+    options = {"algo": cfg.algo, "balance": balance, "mode_shares": cfg.mode_mix,
+               "balance_method": cfg.balance_method, "backfill_prefer": cfg.backfill_prefer, "seed": cfg.seed}
+    plans, dropped = plan_buckets(store.lengths, store.modes, cfg.buckets, backfill=cfg.backfill, **options)
     if dropped:
         progress.log.warning("%d samples longer than the largest bucket (%d tokens) dropped", dropped,
                              max(cfg.buckets))
@@ -89,6 +88,15 @@ def run(cfg: PackConfig) -> dict:
                      "balance_buckets": balance, "mode_mix": cfg.mode_mix, "balance_method": cfg.balance_method,
                      "backfill": cfg.backfill, "pad_multiple": cfg.pad_multiple, "pad_token_id": pad_id},
     }
+    if cfg.backfill:  # what the same data costs without backfill (lengths only, cheap)
+        plain, _ = plan_buckets(store.lengths, store.modes, cfg.buckets, backfill=False, **options)
+        sequences = sum(p.num_rows for p in plain)
+        capacity = sum(p.num_rows * p.seq_len for p in plain)
+        summary["backfill_saves"] = {"sequences": sequences - summary["num_sequences"],
+                                     "capacity_tokens": capacity - summary["capacity_tokens"],
+                                     "capacity_fraction": round(1 - summary["capacity_tokens"] / capacity, 6)}
+        progress.log.info("backfill saves %d packed sequences, %.1f%% of the token capacity",
+                          summary["backfill_saves"]["sequences"], 100 * summary["backfill_saves"]["capacity_fraction"])
     write_json(out / "manifest.json", summary)
     plot_report(store.lengths, store.modes, plans, out / "report.png")
     mark_done(out, {"num_sequences": summary["num_sequences"], "buckets": [b["path"] for b in buckets if b["path"]]})

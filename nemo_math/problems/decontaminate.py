@@ -32,6 +32,8 @@ def words(text: str) -> list[str]:
 
 
 class Decontaminate(Step):
+    """Drop problems that overlap a benchmark problem; each removal names the benchmark problem and the evidence."""
+
     name = "decontaminate"
 
     def __init__(self, cfg: DecontaminateConfig, sketcher: Sketcher):
@@ -48,6 +50,8 @@ class Decontaminate(Step):
         self.grams: dict[int, dict[tuple[str, ...], int]] = {}
         for key, problem in enumerate(self.benchmark):
             tokens = words(problem.problem)
+            if not tokens:
+                continue
             n = min(self.n, len(tokens))
             table = self.grams.setdefault(n, {})
             for i in range(len(tokens) - n + 1):

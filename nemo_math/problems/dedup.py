@@ -106,6 +106,9 @@ class NearDedup(Step):
             band_keys = self.index.band_keys(self.sketcher.sketch(batch))
             for doc, keys in zip(batch, band_keys, strict=True):
                 digits = numbers(doc.problem.problem) if self.match_numbers else None
+                if digits is not None:  # bucket only with problems holding the same numbers, or in a
+                    salt = hash(tuple(digits))  # templated set every bucket is a crowd of candidates
+                    keys = [key ^ salt for key in keys]
                 candidates = [self.kept[i][0] for i in sorted(self.index.query(keys)) if self.kept[i][1] == digits]
                 if candidates:
                     scores = jaccard(doc.minhash, np.stack([c.minhash for c in candidates]))

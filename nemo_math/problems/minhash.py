@@ -4,7 +4,8 @@
 mod 2^32 after a MurmurHash3 finaliser) and the band/row split that minimises false positives plus false
 negatives at a threshold. We apply them to a batch of problems at once instead of using its per-object API
 (one ``MinHash`` and one ``MinHashLSH.query`` per problem), which spends most of its time in per-call Python
-and numpy overhead: on 100K problems this module is several times faster (``benchmarks/dedup.py``).
+and numpy overhead: sketching and indexing 20K problems takes 1.45 CPU-s here against 3.6 with
+``MinHash.bulk`` + ``MinHashLSH`` (measured on the 2-core dev machine).
 Shingles are hashed with CRC-32 (fast, stable across runs and machines); the finaliser spreads its bits.
 """
 

@@ -74,7 +74,7 @@ def row_to_problem(row: dict[str, Any], source: SourceConfig, name: str, file: s
     answer = _optional_str(row, source.answer_field, file, line)
     source_id = _optional_str(row, source.id_field, file, line)
     extra = {k: _optional_str(row, k, file, line) for k in _PROBLEM_FIELDS if k in row}
-    extra.setdefault("license", source.license)
+    extra["license"] = extra.get("license") or source.license
     metadata = row.get("metadata")
     return Problem(id=source_id or "", problem=text, expected_answer=answer,
                    data_source=name, metadata=dict(metadata) if isinstance(metadata, dict) else {}, **extra)

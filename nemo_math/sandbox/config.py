@@ -25,9 +25,11 @@ class SandboxConfig:
     max_open_files: int = 128
     max_processes: int = 32
     # isolation: "auto" runs each process as its own unprivileged uid when root (so process limits apply), and
-    # in a user namespace otherwise; "userns" forces the user namespace
+    # in a user namespace otherwise; "userns" forces the user namespace (as root, without the process limit)
     isolation: str = "auto"
-    uid_base: int = 200000  # as root: sandbox processes run as uids uid_base, uid_base+1, ...
+    # as root: processes run as uids from uid_base up (max_sessions + spare_sessions + num_workers + 16 of them);
+    # give pools sharing a node distinct ranges so that each process's limits stay its own
+    uid_base: int = 200000
     python: str | None = None  # interpreter run inside; None = this one (numpy, sympy, scipy, mpmath importable)
     extra_ro_binds: list[str] = field(default_factory=list)  # more host paths visible read-only inside
     # server (`nemo-math sandbox serve`) and its client

@@ -45,7 +45,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 def find_tool(name: str, package: str) -> str:
-    path = shutil.which(name, path=HOST_ENV["PATH"])
+    path = shutil.which(name, path=f"{os.environ.get('PATH', '')}:{HOST_ENV['PATH']}")
     if path is None:
         raise SandboxUnavailable(
             f"the Python sandbox needs `{name}` and it is not installed: run `apt-get install {package}` "

@@ -143,10 +143,11 @@ class Sandbox:
     def _run(self, session: _Session, code: str, timeout: float) -> SandboxResult:
         if session.process is None:
             session.process = self._ready_process()
+        proc = session.process  # close() may clear session.process meanwhile
         try:
-            reply = session.process.run(code, timeout, self.config.kill_grace_s)
+            reply = proc.run(code, timeout, self.config.kill_grace_s)
         except ProcessDied as died:
-            self._discard(session.process)
+            self._discard(proc)
             session.process = None
             if died.status == "killed":
                 message = (f"TimeoutError: the cell did not finish within {timeout:g} s and ignored the "
@@ -197,10 +198,12 @@ class Sandbox:
                 self._wanted -= 1
 
     def _discard(self, proc: SandboxProcess) -> None:
+        """Kill a process and give its uid back (once, however many threads discard it)."""
         proc.kill()
-        if proc.uid is not None:
-            with self._cond:
-                self._uids.append(proc.uid)  # reused last: its previous processes are long gone by then
+        with self._cond:
+            uid, proc.uid = proc.uid, None
+            if uid is not None:
+                self._uids.append(uid)  # reused last: its previous processes are long gone by then
 
     def _spawn(self) -> SandboxProcess:
         uid = None

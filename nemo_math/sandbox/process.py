@@ -66,7 +66,7 @@ class SandboxProcess:
                 or reply["status"] not in ("ok", "error", "timeout"):
             self.kill()
             raise ProcessDied("crashed", "the Python process broke the sandbox protocol")
-        return reply
+        return {k: _valid_text(v) if isinstance(v, str) else v for k, v in reply.items()}
 
     def kill(self) -> None:
         """SIGKILL the whole process group and reap bubblewrap; safe to call twice."""
@@ -82,7 +82,6 @@ class SandboxProcess:
                 pass
 
     def _recv(self, deadline: float):
-        fd = self.proc.stdout.fileno()
         while True:
             if len(self._buf) >= _HEADER.size:
                 size = _HEADER.unpack_from(self._buf)[0]
@@ -98,10 +97,14 @@ class SandboxProcess:
                         self.kill()
                         raise ProcessDied("crashed", "the Python process sent a malformed message") from None
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            try:
+                ready = left > 0 and select.select([self.proc.stdout], [], [], left)[0]
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 16) if ready else None
+            except (OSError, ValueError):  # another thread killed it and closed the pipe (Sandbox.close)
+                raise self._died() from None
+            if chunk is None:
                 self.kill()
                 raise ProcessDied("killed", "the cell ran past its time limit and ignored the interrupt")
-            chunk = os.read(fd, 1 << 16)
             if not chunk:
                 raise self._died()
             self._buf += chunk
@@ -114,6 +117,15 @@ class SandboxProcess:
         detail = _read_available(self.proc.stderr).decode(errors="replace").strip()[-2000:]
         self.kill()
         return ProcessDied("crashed", f"the Python process died ({_describe(code)})" + (f": {detail}" if detail else ""))
+
+
+def _valid_text(text: str) -> str:
+    """Lone surrogates (``print('\\ud800')``) become U+FFFD: records downstream must encode as UTF-8."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _read_available(pipe) -> bytes:

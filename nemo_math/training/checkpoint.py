@@ -22,8 +22,9 @@ from typing import Any
 from nemo_math.io import write_json
 
 LATEST = "latest.json"
-# the same optimizer-state keys whether or not Megatron chains optimizers (EP > 1 splits expert params off)
-OPTIMIZER_METADATA = {"chained_optim_avoid_prefix": True}
+# the same optimizer-state keys whether or not Megatron chains optimizers (EP > 1 splits expert params off), and
+# distributed-optimizer state stored per parameter so it loads at another TP/DP layout
+OPTIMIZER_METADATA = {"chained_optim_avoid_prefix": True, "distrib_optim_sharding_type": "fully_reshardable"}
 
 
 def iteration_dir(root: str | os.PathLike, iteration: int) -> Path:

@@ -13,7 +13,7 @@ ARCH = {"vocab_size": VOCAB, "hidden_size": 64, "intermediate_size": 128, "num_h
         "max_position_embeddings": 512, "rms_norm_eps": 1e-6}
 
 
-def _hf_model(moe: bool):
+def _hf_model(moe: bool, tied: bool = False):
     from transformers import (
         Qwen3Config,
         Qwen3ForCausalLM,
@@ -27,7 +27,7 @@ def _hf_model(moe: bool):
                                 norm_topk_prob=True)
         model = Qwen3MoeForCausalLM(config)
     else:
-        model = Qwen3ForCausalLM(Qwen3Config(**ARCH))
+        model = Qwen3ForCausalLM(Qwen3Config(**ARCH, tie_word_embeddings=tied))
     with torch.no_grad():  # HF initialises norms to ones: randomise them so a swapped norm cannot pass
         for name, param in model.named_parameters():
             if "norm" in name:
@@ -47,14 +47,15 @@ def _megatron_logits(checkpoint_dir, tokens):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("moe", [False, True], ids=["dense", "moe"])
-def test_hf_megatron_hf_is_exact_and_logits_match(tmp_path, moe):
+@pytest.mark.parametrize(("moe", "tied"), [(False, False), (False, True), (True, False)],
+                         ids=["dense", "dense-tied-embeddings", "moe"])
+def test_hf_megatron_hf_is_exact_and_logits_match(tmp_path, moe, tied):
     from transformers import AutoModelForCausalLM
 
     from nemo_math import cli
     from nemo_math.conversion.convert import to_hf
 
-    hf = _hf_model(moe)
+    hf = _hf_model(moe, tied)
     hf.save_pretrained(tmp_path / "hf_in")
     # an HF folder in: `nemo-math convert` writes a Megatron initial checkpoint
     assert cli.main(["convert", "-q", f"convert.input={tmp_path / 'hf_in'}",

@@ -45,6 +45,9 @@ def test_forum_answer_replaced_when_all_sixteen_disagree():
     assert (decision.source, decision.reference, decision.original, decision.votes) == (
         "replaced", "\\frac{1}{2}", "7", 9)
     assert decision.changed
+    few = decide_reference("p", "7", candidates[:4])  # four disagreeing samples do not overrule the forum
+    assert (few.source, few.reference) == ("forum", "7")
+    assert decide_reference("p", "7", candidates[:4], min_candidates=4).source == "replaced"
 
 
 def test_missing_reference_filled_by_majority_or_left_missing():

@@ -7,6 +7,8 @@ import json
 import pytest
 from curation_fixtures import setting, trajectory, write_generation, write_problems
 
+from nemo_math.generation.server import Reply, ServerThread, make_app
+
 from nemo_math.cli import main as cli
 from nemo_math.io import is_done, load_records
 from nemo_math.records import GradedTrajectory, SFTRecord
@@ -42,6 +44,7 @@ def build(run_dir):
     return t
 
 
+@pytest.mark.slow
 def test_grade_then_curate(tmp_path, capsys):
     build(tmp_path)
     args = ["-q", f"run_dir={tmp_path}"]
@@ -110,3 +113,40 @@ def test_bad_trajectory_line_names_file_line_and_field(tmp_path, capsys):
 def test_bad_curate_config_is_refused(tmp_path, capsys, override):
     assert cli(["curate", "-q", f"run_dir={tmp_path}", override]) == 2
     assert "curate." in capsys.readouterr().err
+
+
+class NumberWordJudge:
+    """A judge server backend that knows "two" is 2 (sympy does not) and records what it was asked."""
+
+    def __init__(self):
+        self.asked: list[tuple[str, str]] = []
+
+    async def chat(self, body):
+        prompt = body["messages"][-1]["content"]
+        pred = prompt.split("Predicted answer: ", 1)[1].split("\n", 1)[0]
+        ref = prompt.split("Reference answer: ", 1)[1].split("\n", 1)[0]
+        self.asked.append((pred, ref))
+        same = pred.replace("\\text{two}", "2") == ref
+        return Reply("stop", 20, 5, messages=[{"role": "assistant", "content": f"Judgement: {'Yes' if same else 'No'}",
+                                               "channel": "final", "recipient": None, "name": None}])
+
+
+@pytest.mark.slow
+def test_replaced_reference_is_judged_again(tmp_path):
+    # the forum says 9; all 16 disagree; "2" (10 votes) beats "\text{two}" (6, which sympy cannot read as 2)
+    t = setting("q", "high", True, ["2"] * 5 + ["\\text{two}"] * 3, "9")
+    t += setting("q", "high", False, ["2"] * 5 + ["\\text{two}"] * 3, "9")
+    write_generation(tmp_path / "generate", t)
+    backend = NumberWordJudge()
+    with ServerThread(make_app(backend, "judge")) as url:
+        args = ["-q", f"run_dir={tmp_path}", "grade.judge.mode=fallback", f"grade.judge.client.base_urls=[{url}]"]
+        assert cli(["grade", *args]) == 0
+        assert sorted(backend.asked) == [("2", "9"), ("\\text{two}", "9")]
+        assert cli(["curate", *args]) == 0
+    # one request per distinct answer; after repair only "\text{two}" needs the judge, against the new reference
+    assert backend.asked[2:] == [("\\text{two}", "2")]
+    records = load_records(tmp_path / "curate" / "sft", SFTRecord)
+    assert len(records) == 16
+    assert {(r.expected_answer, r.original_expected_answer, r.changed_answer_to_majority) for r in records} == {
+        ("2", "9", True)}
+    assert records[0].metadata["reason_high_with_tool"] == {"count": 8, "pass": 8, "accuracy": 1.0}

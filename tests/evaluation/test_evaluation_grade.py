@@ -32,25 +32,26 @@ def _trajectory(benchmark, seed, final):
 
 def test_symbolic_and_judge_verdicts(tmp_path):
     judge = PickyJudge()
-    finals = ["so \\boxed{0.5}", "\\boxed{\\text{one half}}", "no idea"]
+    finals = ["so \\boxed{0.5}", "\\boxed{\\text{one half}}", "no idea", "again \\boxed{\\text{one half}}"]
     with ServerThread(make_app(judge, "judge")) as url:
         cfg = load_config([], [f"run_dir={tmp_path}", "evaluate.judge_benchmarks=[hle]",
                                f"grade.judge.client.base_urls=[{url}]"])
         trajectories = ([_trajectory("hle", i, f) for i, f in enumerate(finals)]
                         + [_trajectory("aime", i, f) for i, f in enumerate(finals)])
         graded = grade(cfg, trajectories)
-        assert judge.asked == 2  # the answerless sample is not sent
+        assert judge.asked == 2  # the answerless sample is not sent, a repeated answer is asked once
         again = grade(cfg, trajectories)  # judgements are logged: a rerun asks nothing
         assert judge.asked == 2
     assert [g.to_dict() for g in again] == [g.to_dict() for g in graded]
     hle = {g.seed: g for g in graded if g.data_source == "hle"}
-    assert [hle[i].symbolic_correct for i in range(3)] == [True, False, False]
-    assert [hle[i].judge_correct for i in range(3)] == [False, True, False]
-    assert [hle[i].is_correct for i in range(3)] == [False, True, False]  # the judge decides on HLE
+    assert [hle[i].symbolic_correct for i in range(4)] == [True, False, False, False]
+    assert [hle[i].judge_correct for i in range(4)] == [False, True, False, True]
+    assert [hle[i].is_correct for i in range(4)] == [False, True, False, True]  # the judge decides on HLE
     assert hle[2].predicted_answer is None
     aime = [g for g in graded if g.data_source == "aime"]
-    assert [g.is_correct for g in aime] == [True, False, False] and all(g.judge_correct is None for g in aime)
+    assert [g.is_correct for g in aime] == [True, False, False, False]
+    assert all(g.judge_correct is None for g in aime)
 
     rows = {r["benchmark"]: r for r in compute_metrics(graded)}
     assert set(rows["hle"]) >= {"symbolic", "judge", "both", "any"} and "judge" not in rows["aime"]
-    assert rows["hle"]["any"]["pass@1"] == 2 / 3 and rows["hle"]["both"]["pass@1"] == 0
+    assert rows["hle"]["any"]["pass@1"] == 3 / 4 and rows["hle"]["both"]["pass@1"] == 0

@@ -114,3 +114,11 @@ def test_separation_and_collapse_flags():
     assert rows["medium"]["separation"] == 1.0 and not rows["medium"]["flagged"]
     assert rows["low"]["flagged"]  # low lengths 999..1005 mix with high 1000..1003
     assert rows["medium"]["length_ratio"] == pytest.approx(101.5 / 1001.5)
+
+
+def test_unequal_sample_counts_use_the_common_prefix():
+    samples = _two_problems()[:-1]  # B lost its last sample (say, a failed job)
+    (problems,) = group_samples(samples).values()
+    m = group_metrics(problems)
+    assert m["k"] == 3 and "incomplete" in m
+    assert m["correct"]["pass@1"] == pytest.approx((2 / 3 + 0) / 2)

@@ -17,7 +17,8 @@ from nemo_math.problems.synthetic import evaluate, format_answer, generate
 from nemo_math.records import Problem
 
 PROBLEMS = generate(8, seed=3)
-SLOW = Problem(id="slow", problem="Count forever.", expected_answer="0", metadata={"python": "sum(1 for _ in iter(int, 1))"})
+SLOW = Problem(id="slow", problem="Count forever.", expected_answer="0",
+               metadata={"python": "sum(1 for _ in iter(int, 1))"})
 CRASH = Problem(id="crash", problem="Crash the kernel.", expected_answer="0",
                 metadata={"python": "__import__('os')._exit(1)"})
 

@@ -76,7 +76,7 @@ def test_judge_fills_in_where_sympy_says_no_and_resumes_without_asking_again(tmp
         assert [g.is_correct for g in again] == [c for _, _, c in cases]
 
         # a new reference is a new question: judged again
-        changed = [JudgeRequest("p1/high/notool/0", "Problem 1?", "3", "\\text{three}")]
+        changed = [JudgeRequest("Problem 1?", "3", "\\text{three}")]
         assert judge(changed, cfg, tmp_path / "judge") == {changed[0].id: (True, "Compared.\nJudgement: Yes")}
         assert len(backend.prompts) == 4
 

@@ -55,6 +55,10 @@ def test_memory_rules_out_small_layouts_for_long_sequences():
     assert best_layout(model, work, roomy, "selective").seconds <= best_layout(model, work, cluster,
                                                                                "selective").seconds
     assert not estimate(model, work, Layout(16, 1), cluster).feasible  # TP beyond one node
+    # rows padded to 16 cannot be split by CP16 into 32 load-balanced chunks
+    assert estimate(model, work, Layout(2, 16), cluster, row_multiple=32).feasible
+    narrow = estimate(model, work, Layout(2, 16), cluster, row_multiple=16)
+    assert not narrow.feasible and "needs 32" in narrow.why_not
 
 
 def test_time_grows_with_data_and_falls_with_gpus(lengths):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_messages
+from packing_helpers import build_char_tokenizer, make_messages
 
 from nemo_math.packing.render import (
     ChatTemplateRenderer,
@@ -52,8 +52,6 @@ def test_to_chat_groups_reasoning_with_the_turn_it_leads_to():
 
 
 def test_template_without_generation_markers_is_refused(tmp_path):
-    from conftest import build_char_tokenizer
-
     tok = load_tokenizer(str(build_char_tokenizer(tmp_path, template="{{ messages[0].content }}")))
     with pytest.raises(ValueError, match="generation"):
         ChatTemplateRenderer(tok)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_messages
+from packing_helpers import make_messages
 
 from nemo_math.cli import main as cli_main
 from nemo_math.io import is_done, write_records
@@ -97,6 +97,8 @@ def test_backfill_balance_and_token_store_reuse(tmp_path, char_tokenizer_dir):
     assert (out / "tokens" / "ids.bin").stat().st_mtime_ns == store_mtime  # same input: the store is reused
     filled = json.loads((out / "manifest.json").read_text())
     assert filled["capacity_tokens"] < plain["capacity_tokens"]
+    saves = filled["backfill_saves"]
+    assert saves["sequences"] > 0 and 0 < saves["capacity_fraction"] < 1
     longest = filled["buckets"][-1]
     assert longest["num_backfilled"] > 0 and longest["fill_rate"] > plain["buckets"][-1]["fill_rate"]
     before = {m: c for m, c in plain["buckets"][-1]["mix_before"].items()}

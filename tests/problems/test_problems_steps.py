@@ -115,16 +115,17 @@ def test_shingles():
         NearDedup(NearDedupConfig(threshold=1.0), words)
 
 
-def test_near_dedup_small_edits_but_not_new_numbers():
+@pytest.mark.parametrize("cfg", [NearDedupConfig(), NearDedupConfig(shingle="char", shingle_size=5)],
+                         ids=["word3", "char5"])
+def test_near_dedup_small_edits_but_not_new_numbers(cfg):
     edited = LONG.replace("Compute", "Find").replace("common fraction", "fraction")
     renumbered = LONG.replace("$CA = 15$", "$CA = 16$")
     unrelated = "How many positive integers less than $1000$ are divisible by $7$ but not by $11$?"
-    cfg = NearDedupConfig()
     step = NearDedup(cfg, Sketcher(cfg))
     assert kept_ids(step, docs(LONG, edited, renumbered, unrelated)) == ["s0", "s2", "s3"]
     (pair,) = step.pairs
     assert (pair["removed"], pair["kept"]) == ("s1", "s0") and cfg.threshold <= pair["jaccard"] < 1
-    loose = NearDedupConfig(match_numbers=False)
+    loose = NearDedupConfig(shingle=cfg.shingle, shingle_size=cfg.shingle_size, match_numbers=False)
     assert kept_ids(NearDedup(loose, Sketcher(loose)), docs(LONG, edited, renumbered, unrelated)) == ["s0", "s3"]
 
 

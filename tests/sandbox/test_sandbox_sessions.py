@@ -122,6 +122,7 @@ def test_clear_errors_when_the_sandbox_cannot_run(sandbox_config, tmp_path, monk
     with pytest.raises(SandboxUnavailable, match="(?s)did not start.*No module named 'no_such_module'"):
         Sandbox(config=sandbox_config, preload=["no_such_module"], spare_sessions=0)
     monkeypatch.setitem(isolation.HOST_ENV, "PATH", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
         Sandbox(config=sandbox_config)
 
@@ -132,3 +133,5 @@ def test_notebook_conveniences(sandbox):
     assert sandbox.execute("import sys\nsys.stdout.encoding, input.__name__", session_id="conv").output \
         == "('utf-8', 'input')\n"
     assert "EOFError" in sandbox.execute("input()", session_id="conv").output
+    r = sandbox.execute("print('caf\\u00e9 \\ud800 \\U0001f600')", session_id="conv")
+    assert r.output == "caf\u00e9 \ufffd\ufffd\ufffd \U0001f600\n"  # a lone surrogate cannot be stored as UTF-8

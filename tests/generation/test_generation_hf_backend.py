@@ -1,0 +1,37 @@
+"""The local transformers backend: a tiny random Qwen3 with the real Qwen3 tokenizer, served over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nemo_math.generation.client import GenerationClient
+from nemo_math.generation.config import ClientConfig
+from nemo_math.generation.server import HFBackend, ServerThread, make_app
+from nemo_math.generation.solve import SolveSettings, solve
+from nemo_math.generation.transports import ChatTransport, CompletionsTransport
+from nemo_math.records import Problem
+
+
+@pytest.mark.slow
+def test_tiny_hf_model_serves_both_routes_and_a_trajectory(qwen3_tokenizer_dir):
+    backend = HFBackend(None, str(qwen3_tokenizer_dir))
+    problem = Problem(id="p", problem="What is $1+1$?", expected_answer="2")
+    with ServerThread(make_app(backend, "tiny-qwen3")) as url:
+        async def go():
+            async with GenerationClient(ClientConfig(base_urls=[url], model="tiny-qwen3")) as client:
+                raw = await client.complete("Hello", max_tokens=6, seed=1)
+                again = await client.complete("Hello", max_tokens=6, seed=1)
+                chat = await client.chat([{"role": "user", "content": "Hi"}], max_tokens=4, seed=2)
+                traj = await solve(problem, "low", False, 0, CompletionsTransport(client), None,
+                                   SolveSettings(max_tokens=8, model="tiny-qwen3"))
+                chat_traj = await solve(problem, "low", False, 0, ChatTransport(client), None,
+                                        SolveSettings(max_tokens=8))
+                return raw, again, chat, traj, chat_traj
+        raw, again, chat, traj, chat_traj = asyncio.run(go())
+    assert raw.completion_tokens == 6 and raw.finish_reason == "length" and raw.prompt_tokens == 1
+    assert raw.text == again.text  # seeded sampling
+    assert chat.completion_tokens == 4 and chat.prompt_tokens > 4
+    assert traj.finish_reason == "length" and traj.completion_tokens == 8 and traj.model == "tiny-qwen3"
+    assert chat_traj.finish_reason == "length" and chat_traj.completion_tokens == 8
