@@ -15,10 +15,14 @@ def _plot_lengths(lengths: dict[str, list[int]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import numpy as np
+
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    everything = [n for mode in MODES for n in lengths.get(mode, [])]
+    bins = np.histogram_bin_edges(everything, bins=40) if everything else 40  # one set of bins for all modes
     for mode in MODES:
         if lengths.get(mode):
-            ax.hist(lengths[mode], bins=40, alpha=0.5, label=f"{mode} (n={len(lengths[mode])})")
+            ax.hist(lengths[mode], bins=bins, alpha=0.5, label=f"{mode} (n={len(lengths[mode])})")
     ax.set_xlabel("completion tokens per kept trajectory")
     ax.set_ylabel("trajectories")
     ax.set_title("SFT trajectory length by reasoning mode")

@@ -42,9 +42,15 @@ def counts_path(output: Path) -> Path:
     return output.with_suffix(".counts.json")
 
 
+def fingerprint(file: Path) -> list[int]:
+    stat = file.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
 def is_current(input_file: Path, output: Path) -> bool:
-    """Graded after the input shard last changed (generation may still have been appending)."""
-    return counts_path(output).exists() and output.stat().st_mtime >= input_file.stat().st_mtime
+    """Graded from the input shard as it is now (generation may have appended since)."""
+    counts = counts_path(output)
+    return counts.exists() and read_json(counts).get("input") == fingerprint(input_file)
 
 
 def grade_file(file: Path, cfg: NemoMathConfig, judge_stem: str) -> tuple[list[GradedTrajectory], int]:
@@ -73,7 +79,7 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
         out = output_path(g.output_dir, file)
         if is_current(file, out):
             continue
-        before = STATS.copy()
+        before, source = STATS.copy(), fingerprint(file)
         graded, missing = grade_file(file, cfg, judge_stem=f"judgements-task{shard:05d}")
         if missing:
             log.warning("%s: %d judgements failed after retries; rerun to retry them", file.name, missing)
@@ -84,13 +90,15 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
                                       "answered": sum(r.predicted_answer is not None for r in graded),
                                       "correct": sum(r.is_correct for r in graded),
                                       "judged": sum(r.judgement is not None for r in graded),
-                                      "sympy_timeouts": STATS["timeouts"] - before["timeouts"]})
+                                      "sympy_timeouts": STATS["timeouts"] - before["timeouts"],
+                                      "input": source})
     if failed:
         return 1
     if complete_input and all(is_current(f, output_path(g.output_dir, f)) for f in files):
         counts: Counter[str] = Counter()
         for file in files:
-            counts.update(read_json(counts_path(output_path(g.output_dir, file))))
+            shard_counts = read_json(counts_path(output_path(g.output_dir, file)))
+            counts.update({k: v for k, v in shard_counts.items() if k != "input"})
         mark_done(g.output_dir, {**counts, "shards": len(files), "judge": g.judge.mode})
         log.info("graded %d trajectories: %d with an answer, %d correct", counts["trajectories"],
                  counts["answered"], counts["correct"])
