@@ -62,14 +62,15 @@ def check_config(cfg: NemoMathConfig) -> None:
 
 
 def _read_verdicts(path: str) -> tuple[dict[str, list[GradedTrajectory]], dict[str, str], dict[str, str | None]]:
-    """Per problem: its trajectories without messages, its text and its forum answer."""
+    """Per problem: its trajectories without their texts (messages, judge's reasoning), its text, its forum answer."""
     by_problem: dict[str, list[GradedTrajectory]] = defaultdict(list)
     texts: dict[str, str] = {}
     originals: dict[str, str | None] = {}
     for g in progress.track(read_records(path, GradedTrajectory), description="reading verdicts"):
         texts.setdefault(g.problem_id, g.problem)
         originals.setdefault(g.problem_id, g.expected_answer)
-        by_problem[g.problem_id].append(dataclasses.replace(g, messages=[], problem="", problem_metadata={}))
+        by_problem[g.problem_id].append(dataclasses.replace(g, messages=[], problem="", problem_metadata={},
+                                                            judgement=None))
     return by_problem, texts, originals
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_grading_judge import WordJudge, _trajectory
 
@@ -33,3 +35,17 @@ def test_grade_stage_sharded_with_judge(tmp_path):
     assert len(backend.prompts) == 3  # sympy settled 016 = 16
     assert done_summary(tmp_path / "grade") == {"trajectories": 4, "answered": 4, "correct": 2, "judged": 3,
                                                  "sympy_timeouts": 0, "shards": 2, "judge": "fallback"}
+
+
+def test_grade_regrades_a_shard_that_grew(tmp_path):
+    gen = tmp_path / "generate"
+    shard = gen / "trajectories-00000-of-00001.jsonl"
+    write_records(shard, [_trajectory(0, "2", "2")])
+    mark_done(gen, {})
+    assert cli(["grade", "-q", f"run_dir={tmp_path}"]) == 0
+    assert done_summary(tmp_path / "grade")["trajectories"] == 1
+    with open(shard, "a") as fh:  # generation resumed and appended to its log
+        fh.write(json.dumps(_trajectory(1, "3", "2").to_dict()) + "\n")
+    assert cli(["grade", "-q", f"run_dir={tmp_path}"]) == 0
+    assert done_summary(tmp_path / "grade")["trajectories"] == 2
+    assert done_summary(tmp_path / "grade")["correct"] == 1
