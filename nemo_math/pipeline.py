@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import os
 import shutil
 import subprocess
 import sys
@@ -103,7 +102,7 @@ def _run_subprocess(stage: str, config_file: Path, quiet: bool) -> int:
     if quiet:
         cmd.append("--quiet")
     log.info("[bold]%s[/bold]: %s", stage, " ".join(cmd[1:]), extra={"markup": True})
-    return subprocess.call(cmd, env=os.environ.copy())
+    return subprocess.call(cmd)
 
 
 def _load_timings(path: Path) -> dict[str, dict]:

@@ -74,7 +74,8 @@ def write_report(cfg: NemoMathConfig, timings: dict[str, dict]) -> Path:
     def rel(path: Path) -> str:
         return Path(os.path.relpath(path, out)).as_posix()
 
-    lines = ["# nemo-math pipeline report", "", f"Run folder: `{cfg.run_dir}` · config: [config.yaml](config.yaml)", ""]
+    lines = ["# nemo-math pipeline report", "",
+             f"Run folder: `{cfg.run_dir}` · config: [config.yaml](config.yaml)", ""]
     timed = {s: timings[s] for s in cfg.pipeline.stages if s in timings}
     if timed:
         plot_wall_time(timed, out / "wall_time.png")

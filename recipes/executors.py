@@ -30,6 +30,7 @@ def slurm_executor(stage: str, *, account: str, partition: str | None, job_dir: 
         gpus_per_node=gpus_per_node if training else None,
         container_image=container_image,
         tunnel=run.LocalTunnel(job_dir=job_dir),
+        packager=run.Packager(),  # no code copy: nemo-math is installed in the venv on the shared filesystem
         env_vars=env,
         additional_parameters={"requeue": True} if training else None,
         retries=3 if training else 0,  # nemo-run requeues a failed training job; it resumes from its checkpoint

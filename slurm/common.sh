@@ -22,7 +22,8 @@ fi
 read -r -a OVERRIDES <<<"$NEMO_MATH_OVERRIDES"
 
 echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-local}${SLURM_ARRAY_TASK_ID:+ task $SLURM_ARRAY_TASK_ID}" \
-  "on ${SLURM_JOB_NODELIST:-$(hostname)} (restart ${SLURM_RESTART_COUNT:-0}): config $NEMO_MATH_CONFIG $NEMO_MATH_OVERRIDES"
+  "on ${SLURM_JOB_NODELIST:-$(hostname)} (restart ${SLURM_RESTART_COUNT:-0}):" \
+  "config $NEMO_MATH_CONFIG $NEMO_MATH_OVERRIDES"
 
 # nemo_math STAGE [ARGS...]: run one stage with the job's config; extra args (flags, overrides) come last and win.
 nemo_math() {

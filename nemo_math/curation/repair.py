@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nemo_math.grading.equivalence import is_equivalent
-from nemo_math.grading.normalize import normalize_answer
+from nemo_math.grading.normalize import answer_key
 from nemo_math.records import GradedTrajectory
 
 SOURCES = ("forum", "majority", "replaced", "none")
@@ -46,7 +46,7 @@ def group_answers(answers: Sequence[str], equal: Callable[[str, str], bool] = is
     groups: list[list[str]] = []
     by_key: dict[str, int] = {}
     for answer in answers:
-        key = normalize_answer(answer).casefold()
+        key = answer_key(answer)
         index = by_key.get(key)
         if index is None:
             index = next((i for i, g in enumerate(groups) if equal(answer, g[0])), None)

@@ -131,6 +131,10 @@ class HFBackend:
 
     async def complete(self, body: dict[str, Any]) -> Reply:
         text, finish, p, c = await asyncio.to_thread(self._generate, body.get("prompt") or "", body)
+        stops = body.get("stop") or []
+        cuts = [text.index(s) for s in ([stops] if isinstance(stops, str) else stops) if s in text]
+        if cuts:  # OpenAI semantics: the text ends before the first stop string
+            text, finish = text[: min(cuts)], "stop"
         return Reply(finish, p, c, text=text)
 
     async def chat(self, body: dict[str, Any]) -> Reply:
@@ -275,6 +279,11 @@ class ServerThread:
         self._ready.set()
         self._loop.run_forever()
         self._loop.run_until_complete(runner.cleanup())
+        pending = asyncio.all_tasks(self._loop)  # handlers still hanging (fault tests)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     def __enter__(self) -> str:
         self._thread.start()

@@ -2,7 +2,7 @@
 
 * :class:`CompletionsTransport` renders the harmony conversation ourselves and sends raw text to
   ``/v1/completions``, stopping at ``<|call|>``/``<|return|>``: exact control over the trace (what NeMo-Skills
-  does for gpt-oss).
+  does for gpt-oss), for any model trained on harmony text (the teacher, or our Qwen3 students).
 * :class:`ChatTransport` sends OpenAI chat messages with a ``python`` function tool and ``reasoning_effort`` to
   ``/v1/chat/completions`` (what vLLM/SGLang serve with a tool parser); reasoning comes back as
   ``reasoning_content``.
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nemo_math.generation.client import Completion, GenerationClient
-from nemo_math.generation.harmony import (initial_messages, load_encoding, message, mode_of, parse_completion,
+from nemo_math.generation.harmony import (CALL, RETURN, initial_messages, message, mode_of, parse_completion,
                                           render_prompt)
 
 PYTHON_TOOL: dict[str, Any] = {
@@ -65,12 +65,11 @@ class CompletionsTransport:
 
     async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
                    seed: int | None) -> Turn:
-        enc = load_encoding()
-        # vLLM: keep the harmony headers in the text and stop at <|call|> / <|return|>
-        extra = {"skip_special_tokens": False, "stop_token_ids": enc.stop_tokens_for_assistant_actions()}
+        # keep the harmony headers in the text (vLLM/SGLang option) and stop at <|call|> / <|return|>; stop
+        # strings, not token ids, so a student with another vocabulary (Qwen3) is served the same way
         out = await self.client.complete(render_prompt(messages), max_tokens=max_tokens,
                                          temperature=self.temperature, top_p=self.top_p, seed=seed,
-                                         extra_body=extra)
+                                         stop=[CALL, RETURN], extra_body={"skip_special_tokens": False})
         new = parse_completion(out.text) if out.text else []
         return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
 

@@ -3,7 +3,7 @@
 Built on Hugging Face ``math_verify`` (LaTeX -> sympy via ``latex2sympy2_extended``, then numeric, symbolic,
 set, interval, relation and matrix comparison). Around it we add:
 
-* :func:`~nemo_math.grading.normalize.normalize_answer` first; equal canonical forms, and two plain decimal
+* :func:`~nemo_math.grading.normalize.answer_key` first; equal canonical forms, and two plain decimal
   numbers, need no sympy at all;
 * symmetry: ``math_verify.verify`` is gold-first, we accept a match in either order;
 * interval <-> inequality comparison in both directions (``allow_set_relation_comp``);
@@ -21,7 +21,7 @@ from collections import Counter
 from fractions import Fraction
 from functools import lru_cache
 
-from nemo_math.grading.normalize import normalize_answer
+from nemo_math.grading.normalize import answer_key
 from nemo_math.grading.timelimit import TimeoutException, time_limit
 
 DEFAULT_TIMEOUT_S = 5.0
@@ -111,10 +111,10 @@ def is_equivalent(pred: str | None, ref: str | None, timeout_s: float | None = D
     STATS["calls"] += 1
     if pred is None or ref is None:
         return False
-    pred_key, ref_key = normalize_answer(pred), normalize_answer(ref)
+    pred_key, ref_key = answer_key(pred), answer_key(ref)
     if not pred_key or not ref_key:
         return False
-    if pred_key.casefold() == ref_key.casefold():
+    if pred_key == ref_key:
         STATS["fast"] += 1
         return True
     if _PLAIN_NUMBER.fullmatch(pred_key) and _PLAIN_NUMBER.fullmatch(ref_key):  # most wrong answers: no sympy

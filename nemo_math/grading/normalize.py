@@ -25,6 +25,7 @@ _TRAILING_UNIT = re.compile(rf"^({_NUMBER})\s*\\(?:text|mbox|mathrm)\{{\s*[A-Za-
 _ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?=[^=]+$)")
 _OPERATOR_SPACE = re.compile(r"\s*([=+\-*/^(){}\[\]<>])\s*")
 _COMMA = re.compile(r"\s*,\s*")
+_WORDS = re.compile(r"[A-Za-z]{2,}(?: [A-Za-z]+)*")
 
 
 def _unwrap(answer: str) -> str:
@@ -55,3 +56,12 @@ def normalize_answer(answer: str) -> str:
     s = _LEADING_ZEROS.sub(r"\1", s)
     s = _COMMA.sub(", ", _OPERATOR_SPACE.sub(r"\1", s))
     return re.sub(r"\s+", " ", s).strip()
+
+
+def answer_key(answer: str) -> str:
+    """The key answers are grouped by: the normal form, lower-cased only for plain words ("Yes" = "yes").
+
+    Case stays where it can matter: ``\\Delta`` is not ``\\delta``, and ``N`` may not be ``n``.
+    """
+    key = normalize_answer(answer)
+    return key.casefold() if _WORDS.fullmatch(key) else key

@@ -31,6 +31,9 @@ log = progress.log
 def _bf16(cfg: TrainConfig) -> bool:
     if cfg.precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"train.precision: {cfg.precision!r} is not one of auto, bf16, fp32")
+    if cfg.precision == "bf16" and not torch.cuda.is_available():
+        raise ValueError("train.precision=bf16 needs a GPU (Megatron's mixed-precision optimizer checks for CUDA "
+                         "tensors); use precision: auto or fp32 on CPU")
     return torch.cuda.is_available() if cfg.precision == "auto" else cfg.precision == "bf16"
 
 
@@ -170,8 +173,13 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
                                      layout.sequence_parallel, bf16=bf16, **recompute)
     model = models.build_model(model_cfg, tcfg)
     dist_opt = _distributed_optimizer(cfg)
+    module = model
+    if bf16:  # bf16 in, fp32 logits out, as Megatron's own training wraps half-precision models
+        from megatron.core.transformer.module import Float16Module
+
+        module = Float16Module(tcfg, model)
     ddp = DistributedDataParallel(tcfg, DistributedDataParallelConfig(
-        grad_reduce_in_fp32=True, use_distributed_optimizer=dist_opt, overlap_grad_reduce=False), model)
+        grad_reduce_in_fp32=True, use_distributed_optimizer=dist_opt, overlap_grad_reduce=False), module)
     optimizer = get_megatron_optimizer(OptimizerConfig(
         optimizer="adam", lr=stage.lr, min_lr=stage.min_lr, weight_decay=cfg.weight_decay,
         adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2, adam_eps=cfg.adam_eps, clip_grad=cfg.clip_grad,

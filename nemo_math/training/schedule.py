@@ -42,6 +42,8 @@ def plan(cfg: TrainConfig, gpu: bool, check_data: bool = True) -> list[dict]:
     names = [s.name for s in cfg.stages]
     if len(set(names)) != len(names):
         raise ValueError(f"train.stages: stage names must be unique, got {names}")
+    if cfg.precision == "bf16" and not gpu:
+        raise ValueError("train.precision=bf16 needs a GPU; use precision: auto or fp32 on CPU")
     model = model_config(cfg)
     world = cfg.nproc_per_node * cfg.nnodes
     rows = []

@@ -6,6 +6,7 @@ import pytest
 
 from nemo_math.grading import is_equivalent, normalize_answer
 from nemo_math.grading.equivalence import STATS
+from nemo_math.grading.normalize import answer_key
 
 EQUIVALENT = [
     # numbers, leading zeros, thousands separators
@@ -63,6 +64,12 @@ def test_missing_answer_is_never_equivalent(missing):
     assert not is_equivalent("5", missing)
 
 
+def test_answer_key_folds_case_of_words_only():
+    assert answer_key("\\text{No Solution}") == answer_key("no solution")
+    assert answer_key("N") != answer_key("n")
+    assert answer_key("\\Delta") != answer_key("\\delta")
+
+
 def test_normalize_gives_one_key_to_spellings_of_the_same_number():
     keys = {normalize_answer(s) for s in ("016", "$16$", "16.", "x = 16", "\\text{16}", "16^\\circ", "\\$16")}
     assert keys == {"16"}
@@ -81,3 +88,10 @@ def test_huge_power_is_refused_not_evaluated():
     before = STATS["refused"]
     assert not is_equivalent("10^{10^{10^{10}}}", "10^{10^{10^{11}}}")
     assert STATS["refused"] > before
+
+
+@pytest.mark.parametrize("pathological", ["\\prod_{k=1}^{10^{9}} k", "\\binom{10^9}{5 \\cdot 10^8}"])
+def test_pathological_answer_cannot_hang_the_grader(pathological):
+    before = STATS["timeouts"]
+    assert not is_equivalent(pathological, "5", timeout_s=0.3)
+    assert STATS["timeouts"] == before + 1

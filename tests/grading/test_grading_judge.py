@@ -70,7 +70,8 @@ def test_judge_fills_in_where_sympy_says_no_and_resumes_without_asking_again(tmp
         assert len(backend.prompts) == 3
         assert any("Predicted answer: \\text{two}\n\nReference answer: 2" in p for p in backend.prompts)
 
-        again = [grade_symbolic(t, g.predicted_answer, t.expected_answer, 5.0) for t, g in zip(trajectories, graded)]
+        again = [grade_symbolic(t, g.predicted_answer, t.expected_answer, 5.0)
+                 for t, g in zip(trajectories, graded, strict=True)]
         assert add_judgements(again, cfg, tmp_path / "judge") == 0
         assert len(backend.prompts) == 3  # every judgement came from the log
         assert [g.is_correct for g in again] == [c for _, _, c in cases]
@@ -86,7 +87,7 @@ def test_judge_mode_all_asks_for_every_answered_pair(tmp_path):
     trajectories = [_trajectory(0, "2", "2"), _trajectory(1, "5", "4")]
     with ServerThread(make_app(backend, "judge")) as url:
         cfg = JudgeConfig(mode="all", client=ClientConfig(base_urls=[url], model="judge", max_in_flight=2))
-        graded = [grade_symbolic(t, a, t.expected_answer, 5.0) for t, a in zip(trajectories, ["2", "5"])]
+        graded = [grade_symbolic(t, a, t.expected_answer, 5.0) for t, a in zip(trajectories, ["2", "5"], strict=True)]
         add_judgements(graded, cfg, tmp_path)
     assert len(backend.prompts) == 2
     assert [g.judge_correct for g in graded] == [True, False]

@@ -15,7 +15,7 @@ PROBLEMS = ["problems.sources=[{kind: synthetic, count: 6}]", "problems.decontam
 
 
 def recipe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "250", "NEMORUN_HOME": str(cwd / "nemo_run_home")}
+    env = {**os.environ, "COLUMNS": "1000", "NEMORUN_HOME": str(cwd / "nemo_run_home")}
     return subprocess.run([sys.executable, str(REPO / "recipes" / "pipeline.py"), "--base-dir", str(cwd / "exp"),
                            *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 

@@ -22,6 +22,7 @@ def nemo_math(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.slow
 def test_pipeline_runs_skips_and_forces(tmp_path: Path):
     run_dir = tmp_path / "run"
     args = ["pipeline", "--quiet", f"run_dir={run_dir}", *PROBLEMS]

@@ -28,7 +28,7 @@ def _cluster_up() -> bool:
 
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow,
-              pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (eval \"$(scripts/slurm_cluster.sh up)\")")]
+              pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (scripts/slurm_cluster.sh up)")]
 
 TINIEST = REPO / "tests" / "pipeline" / "tiniest.yaml"  # 8 problems, two SFT stages of two steps, one eval problem
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
@@ -65,8 +65,9 @@ def chain(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """The tiny chain through slurm/submit_pipeline.sh, generation as a 2-task array; waits for every job."""
     run_dir = tmp_path_factory.mktemp("slurm") / "run"
     env = {**os.environ, "NEMO_MATH_GENERATE_SHARDS": "2", "COLUMNS": "200"}
-    out = subprocess.run([str(REPO / "slurm" / "submit_pipeline.sh"), "--config", "tiny", "--config", str(TINIEST),
-                          f"run_dir={run_dir}"], capture_output=True, text=True, env=env, cwd=run_dir.parent, timeout=120)
+    submit = [str(REPO / "slurm" / "submit_pipeline.sh"), "--config", "tiny", "--config", str(TINIEST),
+              f"run_dir={run_dir}"]
+    out = subprocess.run(submit, capture_output=True, text=True, env=env, cwd=run_dir.parent, timeout=120)
     assert out.returncode == 0, out.stderr
     jobs = dict(line.split() for line in out.stdout.splitlines())
     infos = wait_for(list(jobs.values()), timeout_s=600)
@@ -89,8 +90,9 @@ def test_chain_of_sbatch_jobs_completes(chain):
     assert (run_dir / "hf" / "config.json").exists()
     assert "](../evaluate" in (run_dir / "report" / "report.md").read_text()
     # the chain is complete: submitting again submits only the report
-    again = subprocess.run([str(REPO / "slurm" / "submit_pipeline.sh"), "--dry-run", "--config", "tiny",
-                            "--config", str(TINIEST), f"run_dir={run_dir}"], capture_output=True, text=True, timeout=120)
+    submit = [str(REPO / "slurm" / "submit_pipeline.sh"), "--dry-run", "--config", "tiny", "--config", str(TINIEST),
+              f"run_dir={run_dir}"]
+    again = subprocess.run(submit, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert [line.split()[0] for line in again.stdout.splitlines()] == ["report"]
 

@@ -108,9 +108,11 @@ def test_shipped_configs_plan(name, stages):
         assert len(layouts) >= 3  # the handoffs reshard
 
 
-def test_plan_rejects_a_missing_bucket(tmp_path):
+def test_plan_rejects_a_missing_bucket_and_bf16_on_cpu(tmp_path):
     from nemo_math.training.schedule import plan
 
     cfg = load_config(["tiny_cpu"], [f"train.data_dir={tmp_path}"])
     with pytest.raises(FileNotFoundError, match="run `nemo-math pack`"):
         plan(cfg.train, gpu=False)
+    with pytest.raises(ValueError, match="precision=bf16 needs a GPU"):
+        plan(load_config(["qwen3_8b"]).train, gpu=False, check_data=False)
