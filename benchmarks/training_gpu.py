@@ -13,6 +13,7 @@ length, the LM head included) / the GPU's dense bf16 peak.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import sys
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             cfg = TrainConfig(data_dir=tmp, output_dir=str(Path(tmp) / "train"), model=args.model, stages=[stage],
                               seed=0, precision="bf16", recompute=seq_len >= 16384, tensorboard=False,
                               save_checkpoints=False)
+            gc.collect()  # the previous length's model and optimizer
+            torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
             train_stage(cfg, 0)
             rows = [json.loads(line) for line in (Path(cfg.output_dir) / stage.name / "metrics.jsonl")

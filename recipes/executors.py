@@ -17,8 +17,9 @@ def local_executor(stage: str, nproc_per_node: int = 1) -> run.LocalExecutor:
 def slurm_executor(stage: str, *, account: str, partition: str | None, job_dir: str, time: str = "04:00:00",
                    nodes: int = 1, gpus_per_node: int | None = None, container_image: str | None = None,
                    env_vars: dict[str, str] | None = None) -> run.SlurmExecutor:
-    """A SLURM job submitted from this machine (LocalTunnel: run on a login node); training gets ``nodes``
-    with torchrun over ``gpus_per_node`` ranks each, and is requeued on preemption."""
+    """A SLURM job submitted from this machine (LocalTunnel: run on a login node; ``job_dir`` is the
+    experiments folder, which the compute nodes must see); training gets ``nodes`` with torchrun over
+    ``gpus_per_node`` ranks each, and is requeued on preemption."""
     training = stage == "train"
     env = {"NEMO_MATH_HOME": os.getcwd(), **(env_vars or {})}
     executor = run.SlurmExecutor(

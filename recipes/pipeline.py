@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import nemo_run as run
+from nemo_run.config import get_nemorun_home
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -39,8 +40,8 @@ def add_stages(experiment: run.Experiment, args: argparse.Namespace) -> None:
             continue
         if args.executor == "slurm":
             executor = slurm_executor(step.stage, account=args.account, partition=args.partition,
-                                      job_dir=str(Path(cfg.run_dir).resolve() / "nemo-run"), time=args.time,
-                                      nodes=args.nodes, gpus_per_node=args.gpus_per_node,
+                                      job_dir=str(Path(args.base_dir or get_nemorun_home()) / "experiments"),
+                                      time=args.time, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
                                       container_image=args.container_image)
         else:
             executor = local_executor(step.stage, nproc_per_node=cfg.train.nproc_per_node)

@@ -1,9 +1,10 @@
 """nemo-run recipes for training: one task per bucketed stage, and the chained schedule as an experiment.
 
-A recipe only builds tasks and executors from a nemo-math config file; the config stays the single source of
-truth (layouts, buckets, LR), and every task is ``python -m nemo_math.training.launch --stage NAME`` under the
-executor's torchrun launcher. Stages run in order, each resuming from the previous stage's checkpoint; a stage
-that is already done exits at once, so re-submitting the experiment continues a partial schedule.
+A recipe only builds tasks from a nemo-math config file (executors come from ``recipes/executors.py``); the
+config stays the single source of truth (layouts, buckets, LR), and every task is
+``python -m nemo_math.training.launch --stage NAME`` under the executor's torchrun launcher. Stages run in order,
+each resuming from the previous stage's checkpoint; a stage that is already done exits at once, so re-submitting
+the experiment continues a partial schedule. (``recipes/pipeline.py`` runs all stages as one training job.)
 
     python recipes/train.py --config configs/tiny_cpu.yaml --executor local            # 2 CPU ranks, here
     python recipes/train.py --config configs/qwen3_8b.yaml --executor slurm --account A --partition P --dryrun
@@ -16,31 +17,21 @@ import sys
 from pathlib import Path
 
 import nemo_run as run
+from nemo_run.config import get_nemorun_home
 
-from nemo_math.config import load_config, to_yaml
-from nemo_math.io import write_text
-from nemo_math.training.schedule import plan
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from executors import local_executor, slurm_executor  # noqa: E402
+
+from nemo_math.config import load_config, to_yaml  # noqa: E402
+from nemo_math.io import write_text  # noqa: E402
+from nemo_math.training.schedule import plan  # noqa: E402
 
 
 def stage_task(config_file: str | Path, stage: str) -> run.Script:
     """One bucketed stage: all ranks run the launch module (torchrun comes from the executor)."""
     return run.Script(path="nemo_math.training.launch", m=True, entrypoint="python",
                       args=["--config", str(config_file), "--stage", stage])
-
-
-def local_executor(nproc_per_node: int) -> run.LocalExecutor:
-    """Several processes on this machine under torchrun (gloo on CPU, NCCL on GPUs)."""
-    return run.LocalExecutor(ntasks_per_node=nproc_per_node, launcher="torchrun")
-
-
-def slurm_executor(account: str, partition: str, nodes: int, gpus_per_node: int = 8, time: str = "04:00:00",
-                   container_image: str | None = None, job_dir: str = "nemo_run_jobs",
-                   tunnel: run.Tunnel | None = None) -> run.SlurmExecutor:
-    """Multi-node: one srun task per node, each a torchrun over ``gpus_per_node`` GPUs (c10d rendezvous)."""
-    return run.SlurmExecutor(account=account, partition=partition, nodes=nodes, ntasks_per_node=gpus_per_node,
-                             gpus_per_node=gpus_per_node, time=time, exclusive=True, launcher="torchrun",
-                             container_image=container_image, tunnel=tunnel or run.LocalTunnel(job_dir=job_dir),
-                             packager=run.Packager())
 
 
 def add_schedule(exp: run.Experiment, config_file: str | Path, executor,
@@ -72,10 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cfg = load_config([args.config], args.overrides)
     if args.executor == "local":
-        executor = local_executor(cfg.train.nproc_per_node)
+        executor = local_executor("train", nproc_per_node=cfg.train.nproc_per_node)
     else:
-        executor = slurm_executor(args.account, args.partition, cfg.train.nnodes, cfg.train.nproc_per_node,
-                                  args.time, args.container_image)
+        executor = slurm_executor("train", account=args.account, partition=args.partition,
+                                  job_dir=str(Path(get_nemorun_home()) / "experiments"), time=args.time,
+                                  nodes=cfg.train.nnodes, gpus_per_node=cfg.train.nproc_per_node,
+                                  container_image=args.container_image)
     with run.Experiment("nemo-math-train") as exp:
         add_schedule(exp, args.config, executor, args.overrides)
         if args.dryrun:

@@ -36,7 +36,10 @@ FAULT_KINDS = ("500", "429", "hang", "drop", "malformed")
 
 @dataclass
 class Reply:
-    """A backend's answer: text (completions) or assistant message dicts (chat), usage and finish reason."""
+    """A backend's answer: text (completions) or assistant message dicts (chat), usage and finish reason.
+
+    A backend is any object with ``async complete(body) -> Reply`` and ``async chat(body) -> Reply`` (``body``:
+    the request JSON); tests write small ones (e.g. an LLM judge) and serve them with :func:`make_app`."""
 
     finish_reason: str
     prompt_tokens: int
@@ -48,6 +51,9 @@ class Reply:
 
 # --------------------------------------------------------------------------------------------- backends
 class ScriptedBackend:
+    """The scripted teacher behind both routes: the completions prompt is parsed back from harmony text, chat
+    messages are mapped back to our dicts; usage counts real gpt-oss tokens."""
+
     def __init__(self, teacher: ScriptedTeacher):
         self.teacher = teacher
 
@@ -55,9 +61,8 @@ class ScriptedBackend:
         enc = load_encoding()
         prompt = body.get("prompt") or ""
         prompt_tokens = enc.encode(prompt, allowed_special="all")
-        history = prompt.removesuffix(ASSISTANT_START)
-        messages = from_harmony(enc.parse_messages_from_completion_tokens(
-            enc.encode(history, allowed_special="all"), None, strict=False))
+        history = prompt_tokens[:-2] if prompt.endswith(ASSISTANT_START) else prompt_tokens
+        messages = from_harmony(enc.parse_messages_from_completion_tokens(history, None, strict=False))
         turn = self.teacher.next_turn(messages, body.get("seed"))
         tokens = enc.encode(render_completion(turn), allowed_special="all")
         stop = CALL if turn[-1].get("recipient") else RETURN

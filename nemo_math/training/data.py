@@ -67,8 +67,10 @@ class StageData:
     ``[k*G, (k+1)*G)``, so a bucket smaller than one global batch still trains and no row is dropped."""
 
     def __init__(self, bucket: str | os.PathLike, global_batch_size: int, micro_batch_size: int = 1,
-                 dp_rank: int = 0, dp_size: int = 1, seed: int = 0, doc_multiple: int = 1):
+                 dp_rank: int = 0, dp_size: int = 1, seed: int = 0, doc_multiple: int = 1,
+                 vocab_size: int | None = None):
         self.dataset = PackedDataset(Path(bucket))
+        self.vocab_size = vocab_size
         if len(self.dataset) == 0:
             raise ValueError(f"{bucket}: the bucket has no packed rows")
         if global_batch_size % (micro_batch_size * dp_size):
@@ -99,6 +101,13 @@ class StageData:
     def micro_batches(self, step: int) -> list[MicroBatch]:
         """This rank's micro-batches of global batch ``step``."""
         rows = self.global_batch(step)[self.dp_rank::self.dp_size]
+        if self.vocab_size is not None:
+            for i in rows:
+                top = int(self.dataset[int(i)]["input_ids"].max())
+                if top >= self.vocab_size:
+                    raise ValueError(f"{self.dataset.path}: row {int(i)} has token id {top} but the model's "
+                                     f"vocab_size is {self.vocab_size}: set train.model_overrides.vocab_size to "
+                                     f"the tokenizer's size (padded to a multiple of 128)")
         mbs = self.micro_batch_size
         return [concat_rows([self.dataset[int(i)] for i in rows[j:j + mbs]], self.doc_multiple)
                 for j in range(0, len(rows), mbs)]

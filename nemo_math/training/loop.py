@@ -193,7 +193,7 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
     if layout.cp > 1:
         doc_multiple = 2 * layout.cp * (layout.tp if layout.sequence_parallel else 1)
     data = StageData(data_path, stage.global_batch_size, stage.micro_batch_size, dp_rank, dp_size,
-                     seed=cfg.seed + index, doc_multiple=doc_multiple)
+                     seed=cfg.seed + index, doc_multiple=doc_multiple, vocab_size=model_cfg.vocab_size)
     steps = stage.steps or data.steps(stage.epochs)
     scheduler = _scheduler(optimizer, stage, steps, cfg.weight_decay)
     layout_key = f"{layout}-world{world}"

@@ -28,7 +28,8 @@ log = progress.log
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--dry-run", action="store_true", help="validate every stage's layout, print the plan, exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="validate every stage's layout as on GPUs (no data needed), print the plan, exit")
     parser.add_argument("--stage", default="all", help="run only this stage (by name)")
 
 

@@ -84,6 +84,8 @@ def test_stage_data_is_deterministic_and_splits_global_batches(make_bucket):
             sum(len(again.dataset[int(i)]["input_ids"]) for i in batch)
         seen.extend(batch.tolist())
     assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:20]) == list(range(10))
+    with pytest.raises(ValueError, match="set train.model_overrides.vocab_size"):
+        StageData(bucket, 4, seed=3, vocab_size=8).micro_batches(0)
 
 
 def test_presets_have_the_published_sizes():
