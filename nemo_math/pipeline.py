@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -169,8 +170,10 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
             return 1
         log.info("%s: done in %.1f s", s.stage, timings[s.stage]["wall_s"])
 
-    from nemo_math.report import write_report
+    from nemo_math.report import slurm_timings, write_report
 
+    if os.environ.get("NEMO_MATH_LOG_DIR"):  # the report job of slurm/submit_pipeline.sh: the stages ran as jobs
+        timings = {**slurm_timings(Path(os.environ["NEMO_MATH_LOG_DIR"]) / "timings.jsonl"), **timings}
     report = write_report(cfg, timings)
     print(f"pipeline complete: report {report}")
     return 0

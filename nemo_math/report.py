@@ -1,12 +1,15 @@
 """The final pipeline report: one markdown page linking every stage's output, summary and figures.
 
 Stages already write their own summaries (``_SUCCESS.json``), figures (PNG) and pages (markdown); this module
-only collects them, adds the wall time per stage (a table and ``wall_time.png``) and writes
-``<pipeline.output_dir>/report.md`` with links relative to it, so the run folder can be moved or zipped whole.
+only collects them, adds the wall time per stage (a table and ``wall_time.png``; for a chain run by SLURM, from
+the jobs' own records) and writes ``<pipeline.output_dir>/report.md`` with links relative to it, so the run
+folder can be moved or zipped whole.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -43,6 +46,20 @@ def _files(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob(f"*{suffix}") if not any(part.startswith(".") for part in p.parts))
+
+
+def slurm_timings(path: Path) -> dict[str, dict]:
+    """Per stage, from the ``timings.jsonl`` the sbatch jobs append to (``slurm/common.sh``): the span from the
+    first start to the last end of its successful jobs (array tasks and training stages together; failed
+    attempts of a resubmitted chain left out)."""
+    spans: dict[str, tuple[float, float]] = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            row = json.loads(line)
+            if row["exit_code"] == 0:
+                start, end = spans.get(row["stage"], (row["start"], row["end"]))
+                spans[row["stage"]] = (min(start, row["start"]), max(end, row["end"]))
+    return {stage: {"wall_s": round(end - start, 2), "source": "slurm"} for stage, (start, end) in spans.items()}
 
 
 def plot_wall_time(timings: dict[str, dict], path: Path) -> None:

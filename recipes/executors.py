@@ -3,8 +3,6 @@ submits the sbatch script itself). Training gets torchrun and the GPU nodes; eve
 
 from __future__ import annotations
 
-import os
-
 import nemo_run as run
 
 
@@ -15,13 +13,12 @@ def local_executor(stage: str, nproc_per_node: int = 1) -> run.LocalExecutor:
 
 
 def slurm_executor(stage: str, *, account: str, partition: str | None, job_dir: str, time: str = "04:00:00",
-                   nodes: int = 1, gpus_per_node: int | None = None, container_image: str | None = None,
-                   env_vars: dict[str, str] | None = None) -> run.SlurmExecutor:
+                   nodes: int = 1, gpus_per_node: int | None = None,
+                   container_image: str | None = None) -> run.SlurmExecutor:
     """A SLURM job submitted from this machine (LocalTunnel: run on a login node; ``job_dir`` is the
     experiments folder, which the compute nodes must see); training gets ``nodes`` with torchrun over
     ``gpus_per_node`` ranks each, and is requeued on preemption."""
     training = stage == "train"
-    env = {"NEMO_MATH_HOME": os.getcwd(), **(env_vars or {})}
     executor = run.SlurmExecutor(
         account=account,
         partition=partition,
@@ -32,7 +29,6 @@ def slurm_executor(stage: str, *, account: str, partition: str | None, job_dir: 
         container_image=container_image,
         tunnel=run.LocalTunnel(job_dir=job_dir),
         packager=run.Packager(),  # no code copy: nemo-math is installed in the venv on the shared filesystem
-        env_vars=env,
         additional_parameters={"requeue": True} if training else None,
         retries=3 if training else 0,  # nemo-run requeues a failed training job; it resumes from its checkpoint
         job_name_prefix="nemo-math.",

@@ -45,7 +45,10 @@ def add_stages(experiment: run.Experiment, args: argparse.Namespace) -> None:
                                       container_image=args.container_image)
         else:
             executor = local_executor(step.stage, nproc_per_node=cfg.train.nproc_per_node)
-        experiment.add(stage_recipe(step.stage, files, overrides), executor=executor, name=step.stage)
+        layout = []
+        if step.stage == "train" and args.executor == "slurm":  # the ranks the executor starts
+            layout = [f"train.nnodes={args.nodes}", f"train.nproc_per_node={args.gpus_per_node or 1}"]
+        experiment.add(stage_recipe(step.stage, files, overrides + layout), executor=executor, name=step.stage)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -27,10 +27,22 @@ echo "[$(date -u +%FT%TZ)] job ${SLURM_JOB_ID:-local}${SLURM_ARRAY_TASK_ID:+ tas
 
 # nemo_math STAGE [ARGS...]: run one stage with the job's config; extra args (flags, overrides) come last and win.
 nemo_math() {
-  local stage=$1
+  local stage=$1 start rc=0
   shift
   echo "+ nemo-math $stage --config $NEMO_MATH_CONFIG ${OVERRIDES[*]} $*"
-  python -m nemo_math.cli "$stage" --config "$NEMO_MATH_CONFIG" "${OVERRIDES[@]}" "$@"
+  start=$(date +%s.%N)
+  python -m nemo_math.cli "$stage" --config "$NEMO_MATH_CONFIG" "${OVERRIDES[@]}" "$@" || rc=$?
+  record_timing "$stage" "$start" "$rc"
+  return "$rc"
+}
+
+# record_timing STAGE START EXIT_CODE: with NEMO_MATH_LOG_DIR set (submit_pipeline.sh does), one line per run in
+# its timings.jsonl, from which the report job takes each stage's wall time
+record_timing() {
+  [ -n "${NEMO_MATH_LOG_DIR:-}" ] || return 0
+  local job="${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-local}}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}"
+  printf '{"stage": "%s", "job": "%s", "start": %s, "end": %s, "exit_code": %d}\n' "$1" "$job" "$2" \
+    "$(date +%s.%N)" "$3" >>"$NEMO_MATH_LOG_DIR/timings.jsonl"
 }
 
 # start_server NAME "COMMAND" PORT: run an OpenAI-compatible server (vLLM, SGLang, ...) on this node in the

@@ -62,9 +62,10 @@ def logs_of(run_dir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """The tiny chain through slurm/submit_pipeline.sh, generation as a 2-task array; waits for every job."""
+    """The tiny chain through slurm/submit_pipeline.sh, generation and grading as 2-task arrays; waits for
+    every job."""
     run_dir = tmp_path_factory.mktemp("slurm") / "run"
-    env = {**os.environ, "NEMO_MATH_GENERATE_SHARDS": "2", "COLUMNS": "200"}
+    env = {**os.environ, "NEMO_MATH_GENERATE_SHARDS": "2", "NEMO_MATH_GRADE_SHARDS": "2", "COLUMNS": "200"}
     submit = [str(REPO / "slurm" / "submit_pipeline.sh"), "--config", "tiny", "--config", str(TINIEST),
               f"run_dir={run_dir}"]
     out = subprocess.run(submit, capture_output=True, text=True, env=env, cwd=run_dir.parent, timeout=120)
@@ -81,14 +82,15 @@ def test_chain_of_sbatch_jobs_completes(chain):
     run_dir, jobs = chain
     assert list(jobs) == ["problems", "generate", "grade", "curate", "pack", "train.s512", "train.s2048",
                           "convert", "evaluate", "report"]
-    assert len(job_info(jobs["generate"])) == 2  # the array's two tasks
+    assert len(job_info(jobs["generate"])) == len(job_info(jobs["grade"])) == 2  # the arrays' two tasks
     for stage in ("problems", "generate", "grade", "curate", "pack", "train", "hf", "evaluate"):
         assert is_done(run_dir / stage), f"{stage} not complete\n{logs_of(run_dir)}"
     shards = sorted(p.name for p in (run_dir / "generate").glob("trajectories-*.jsonl"))
     assert shards == ["trajectories-00000-of-00002.jsonl", "trajectories-00001-of-00002.jsonl"]
     assert json.loads((run_dir / "train" / "latest.json").read_text())["iteration"] == 2
     assert (run_dir / "hf" / "config.json").exists()
-    assert "](../evaluate" in (run_dir / "report" / "report.md").read_text()
+    report = (run_dir / "report" / "report.md").read_text()
+    assert "](../evaluate" in report and "| complete | - |" not in report  # every stage's wall time, from the jobs
     # the chain is complete: submitting again submits only the report
     submit = [str(REPO / "slurm" / "submit_pipeline.sh"), "--dry-run", "--config", "tiny", "--config", str(TINIEST),
               f"run_dir={run_dir}"]
