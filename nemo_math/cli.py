@@ -52,6 +52,7 @@ def build_parser(command: str | None, module=None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name != command:
             continue
+        p.add_argument("--preset", help="a preset in configs/ (e.g. tiny) or a YAML file, loaded before --config")
         p.add_argument("--config", "-c", action="append", default=[],
                        help="YAML config file or preset name (repeatable; later files win)")
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars, warnings only")
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     progress.configure(quiet=args.quiet)
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config([*([args.preset] if args.preset else []), *args.config], args.overrides)
         if args.print_config:
             print(to_yaml(cfg))
             return 0

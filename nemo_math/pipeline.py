@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemo_math import cli, progress
-from nemo_math.config import ConfigError, NemoMathConfig, load_config, to_yaml
+from nemo_math.config import ConfigError, NemoMathConfig, to_yaml
 from nemo_math.io import is_done, read_json, write_json, write_text
 
 log = progress.log
@@ -111,7 +111,6 @@ def _load_timings(path: Path) -> dict[str, dict]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", help="a preset in configs/ (e.g. tiny) or a YAML file, loaded before --config")
     parser.add_argument("--force", action="append", default=[], metavar="STAGE", choices=STAGES,
                         help="delete this stage's output and run it again (repeatable)")
     parser.add_argument("--in-process", action="store_true", help="run the stages in this process")
@@ -121,8 +120,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
-    if args.preset:
-        cfg = load_config([args.preset, *args.config], args.overrides)
     stages = plan(cfg)
     forced = set(args.force)
     if args.plan:

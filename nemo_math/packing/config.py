@@ -37,7 +37,7 @@ class PlanConfig:
 
 @dataclass
 class PackConfig:
-    input: str = "${curate.output_dir}"
+    input: str = "${curate.output_dir}/sft"  # curate writes its SFT records under sft/
     output_dir: str = "${run_dir}/pack"
     buckets: list[int] = field(default_factory=lambda: [16384, 32768, 65536, 131072])
     renderer: str = "harmony"             # harmony (as the paper trained) | chat_template (student's own)
