@@ -20,8 +20,9 @@ fi
 
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
-  for cand in python3.12 "$(pyenv root 2>/dev/null)/versions/"3.12*/bin/python3.12 "$HOME/.pyenv/versions/"3.12*/bin/python3.12; do
-    if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
+  # pyenv's shim named python3.12 exists even where 3.12 is not the selected version: run each candidate to check
+  for cand in "$(pyenv root 2>/dev/null)/versions/"3.12*/bin/python3.12 "$HOME/.pyenv/versions/"3.12*/bin/python3.12 python3.12; do
+    if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then PYTHON=$cand; break; fi
   done
 fi
 [ -n "$PYTHON" ] || { echo "error: Python 3.12 not found (megatron-core 0.19 ships cp312 wheels only); set PYTHON=" >&2; exit 1; }
