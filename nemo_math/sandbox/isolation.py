@@ -92,8 +92,10 @@ def _mount_args(cfg: SandboxConfig, interp: Interpreter) -> list[str]:
             args += ["--symlink", os.readlink(top), top]
         elif os.path.isdir(top):
             args += ["--ro-bind", top, top]
-    bound = ["/usr", WORKDIR]
-    made: set[str] = set()
+    # the working tmpfs goes first: an interpreter that lives below it (a checkout under /tmp) is bound on top
+    args += ["--perms", "1777", "--size", str(cfg.tmpfs_mb << 20), "--tmpfs", WORKDIR]
+    bound = ["/usr"]
+    made: set[str] = {WORKDIR}
     sources = [*interp.roots, *cfg.extra_ro_binds]
     exe_dir = os.path.dirname(interp.executable)  # a venv's bin/python is a symlink into the base prefix
     if not _under(exe_dir, ["/usr", *interp.roots]):
@@ -115,7 +117,6 @@ def _mount_args(cfg: SandboxConfig, interp: Interpreter) -> list[str]:
     args += ["--perms", "0755", "--dir", os.path.dirname(KERNEL_PATH), "--ro-bind", str(KERNEL_SOURCE), KERNEL_PATH,
              "--perms", "0755", "--dir", "/etc", "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
              "--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(cfg.tmpfs_mb << 20), "--tmpfs", WORKDIR,
              "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR]
     return args
 

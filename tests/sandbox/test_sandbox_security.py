@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,12 @@ def test_subprocesses_run_inside_and_do_not_outlive_the_cell(sandbox, healthy):
         "subprocess.Popen(['sleep', '1000'], start_new_session=True)\n"
         "subprocess.Popen(['sh', '-c', 'nohup sleep 1000 &'])\n", session_id="sub")
     assert r.status == "ok", r.output
-    assert "work" in r.stdout and "root" in r.stdout  # the sandbox's own / (only the interpreter's prefix)
+    # the sandbox's own /: system dirs and the tops of the interpreter's prefixes (the venv's, pyenv's), no more
+    listing = set(r.stdout.split("\n")[0].strip("[]").replace("'", "").split(", ")[1:])
+    prefixes = {Path(os.path.realpath(p)).parts[1] for p in (sys.prefix, sys.base_prefix)}
+    assert prefixes <= listing
+    assert listing <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "proc", "sandbox", "sbin", "tmp", "usr",
+                       *prefixes}
     left = sandbox.execute(LIVE_PROCESSES + "live()", session_id="sub")
     assert left.output == "['python']\n"  # the kernel alone
     healthy("sub")
