@@ -20,7 +20,6 @@ Megatron and torch are imported inside the functions so that reading configs sta
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,24 +200,13 @@ def build_model(model: ModelConfig, config=None, pre_process: bool = True, post_
 
 def init_single_process(seed: int = 1234) -> None:
     """One process, world size 1 (gloo on CPU, nccl on GPU), TP=PP=EP=CP=1: enough to build, load or convert a
-    model without torchrun."""
+    model without torchrun. The rendezvous is an in-process store: no port is taken and nothing is written to
+    ``os.environ``, so subprocesses started later (torchrun, sbatch) inherit no stale MASTER_PORT."""
     import torch
 
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
-    os.environ.setdefault("RANK", "0")
-    os.environ.setdefault("WORLD_SIZE", "1")
-    os.environ.setdefault("LOCAL_RANK", "0")
     from nemo_math.training.parallel import Layout, initialize
 
     if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if use_gpu() else "gloo", rank=0, world_size=1)
+        torch.distributed.init_process_group("nccl" if use_gpu() else "gloo", store=torch.distributed.HashStore(),
+                                             rank=0, world_size=1)
     initialize(Layout(), seed=seed)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
