@@ -32,7 +32,7 @@ def __getattr__(name: str):
 def make_sandbox(cfg: SandboxConfig) -> Sandbox | SandboxClient:
     """An HTTP client of ``cfg.url`` when set, else an in-process pool; both have execute/close_session/close."""
     if cfg.url:
-        from nemo_math.sandbox.client import SandboxClient, SandboxError
+        from nemo_math.sandbox.client import SandboxClient
         return SandboxClient(cfg.url, timeout_s=cfg.timeout_s, request_timeout_s=cfg.request_timeout_s)
     from nemo_math.sandbox.pool import Sandbox
     return Sandbox(config=cfg)

@@ -4,7 +4,6 @@ submits the sbatch script itself (SlurmExecutor, LocalTunnel) and the stage runs
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -13,20 +12,11 @@ from pathlib import Path
 import pytest
 
 from nemo_math.io import is_done
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cluster_up() -> bool:
-    if not os.environ.get("SLURM_CONF") or not shutil.which("sinfo"):
-        return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
-    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
-
+from slurm_helpers import REPO, needs_cluster
 
 @pytest.mark.slurm
 @pytest.mark.slow
-@pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (scripts/slurm_cluster.sh up)")
+@needs_cluster
 def test_nemo_run_slurm_executor_runs_a_stage(tmp_path: Path):
     run_dir = tmp_path / "run"
     cmd = [sys.executable, str(REPO / "recipes" / "pipeline.py"), "--executor", "slurm", "--account", "test",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -16,19 +15,9 @@ import pytest
 import yaml
 
 from nemo_math.io import is_done
+from slurm_helpers import REPO, needs_cluster
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _cluster_up() -> bool:
-    if not os.environ.get("SLURM_CONF") or not shutil.which("sinfo"):
-        return False
-    out = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
-    return out.returncode == 0 and any(s in out.stdout for s in ("idle", "mix", "alloc"))
-
-
-pytestmark = [pytest.mark.slurm, pytest.mark.slow,
-              pytest.mark.skipif(not _cluster_up(), reason="no SLURM cluster (scripts/slurm_cluster.sh up)")]
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, needs_cluster]
 
 TINIEST = REPO / "tests" / "pipeline" / "tiniest.yaml"  # 8 problems, two SFT stages of two steps, one eval problem
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
