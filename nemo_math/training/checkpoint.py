@@ -8,7 +8,12 @@ loads at another (TP=2 -> TP=1, dense TP -> EP): that is how bucketed stages han
 
 Contents: ``model`` (sharded), optionally ``optimizer`` (sharded, Megatron's optimizer state), ``rng``
 (one object per rank, restored only when resuming at the same layout) and ``meta`` (common: iteration,
-consumed rows, LR-scheduler state, layout, anything the caller adds).
+consumed rows, LR-scheduler state, layout, the optimizer-state format, anything the caller adds).
+
+One key layout for the local (CPU) and Transformer Engine specs: a checkpoint written by either loads into the
+other. The norms of TE carry an ``_extra_state`` (FP8 metadata, empty in bf16) that local modules do not
+write; a load tolerates exactly those absent objects (as Megatron-LM does with its non-strict load) and still
+fails on any other missing tensor, naming it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,23 @@ from typing import Any
 from nemo_math.io import write_json
 
 LATEST = "latest.json"
-# the same optimizer-state keys whether or not Megatron chains optimizers (EP > 1 splits expert params off), and
-# distributed-optimizer state stored per parameter so it loads at another TP/DP layout
-OPTIMIZER_METADATA = {"chained_optim_avoid_prefix": True, "distrib_optim_sharding_type": "fully_reshardable"}
+# How the distributed optimizer's state is stored. dp_reshardable: each rank writes its own shard, no gather (the
+# memory-efficient default; loads at the same TP/CP/EP layout, any DP). fully_reshardable: per parameter, so
+# it loads at another layout; gathered over DP with gloo on DP rank 0 ("mem_efficient") instead of NCCL on
+# every rank, which for 8B at TP2 would hold ~48 GB per GPU. Only matters with the distributed optimizer.
+OPTIMIZER_FORMATS = {
+    "dp_reshardable": {"distrib_optim_sharding_type": "dp_reshardable"},
+    "fully_reshardable": {"distrib_optim_sharding_type": "fully_reshardable",
+                          "distrib_optim_fully_reshardable_mem_efficient": True}}
+EXTRA_STATE = "_extra_state"
+
+
+def optimizer_metadata(fmt: str) -> dict[str, Any]:
+    """Megatron's ``sharded_state_dict`` metadata for an optimizer-state format; the same keys whether or not
+    Megatron chains optimizers (EP > 1 splits expert params off)."""
+    if fmt not in OPTIMIZER_FORMATS:
+        raise ValueError(f"optimizer checkpoint format {fmt!r} is not one of {', '.join(OPTIMIZER_FORMATS)}")
+    return {"chained_optim_avoid_prefix": True, **OPTIMIZER_FORMATS[fmt]}
 
 
 def iteration_dir(root: str | os.PathLike, iteration: int) -> Path:
@@ -65,11 +84,12 @@ def _barrier() -> None:
 
 
 def _rng_object(layout_key: str, data: Any = None):
+    """This rank's RNG state; the key has no ``/`` (dist-checkpointing splits object keys there)."""
     import torch
     from megatron.core.dist_checkpointing.mapping import ShardedObject
 
     world = torch.distributed.get_world_size()
-    return ShardedObject(f"rng_state/{layout_key}", data, (world,), (_rank(),), replica_id=0)
+    return ShardedObject(f"rng_state.{layout_key}", data, (world,), (_rank(),), replica_id=0)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -100,9 +120,10 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: dict[str, Any] | None = None,
-         layout_key: str = "default") -> Path:
+         layout_key: str = "default", optimizer_format: str = "fully_reshardable") -> Path:
     """Save ``model`` (a Megatron module, unwrapped) and, if given, ``optimizer`` as ``root/iter_N``, then point
-    ``root/latest.json`` at it. Every rank must call this. ``layout_key`` names the layout the RNG state is for."""
+    ``root/latest.json`` at it. Every rank must call this. ``layout_key`` names the layout the RNG state is for;
+    ``optimizer_format`` is one of :data:`OPTIMIZER_FORMATS`."""
     from megatron.core import dist_checkpointing
 
     root = Path(root)
@@ -114,11 +135,13 @@ def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: d
     _barrier()
     state: dict[str, Any] = {"model": model.sharded_state_dict()}
     if optimizer is not None:
-        state["optimizer"] = optimizer.sharded_state_dict(state["model"], metadata=OPTIMIZER_METADATA)
+        state["optimizer"] = optimizer.sharded_state_dict(state["model"],
+                                                          metadata=optimizer_metadata(optimizer_format))
     state["rng"] = _rng_object(layout_key, _rng_state())
     state["meta"] = {"iteration": iteration, "layout_key": layout_key, **(meta or {})}
     if optimizer is not None:
         state["meta"]["optimizer_parts"] = _optimizer_parts(optimizer)
+        state["meta"]["optimizer_format"] = optimizer_format
     dist_checkpointing.save(state, str(tmp))
     _barrier()
     if _rank() == 0:
@@ -131,6 +154,28 @@ def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: d
 
 def _optimizer_parts(optimizer) -> int:
     return len(getattr(optimizer, "chained_optimizers", [optimizer]))
+
+
+def _is_distributed(optimizer) -> bool:
+    from megatron.core.optimizer.distrib_optimizer import DistributedOptimizer
+
+    return any(isinstance(o, DistributedOptimizer) for o in getattr(optimizer, "chained_optimizers", [optimizer]))
+
+
+def _without_absent_extra_state(sharded: dict[str, Any], path: Path) -> dict[str, Any]:
+    """``sharded`` less the ``_extra_state`` objects the checkpoint does not have (TE norms reading a checkpoint
+    written by local modules); any other absent key fails here, named."""
+    from megatron.core.dist_checkpointing.dict_utils import extract_matching_values, nested_values
+    from megatron.core.dist_checkpointing.serialization import load_sharded_metadata
+
+    stored = set(load_sharded_metadata(str(path)))
+    absent = sorted({v.key for v in nested_values(sharded) if v.key not in stored})
+    wrong = [key for key in absent if not key.endswith(EXTRA_STATE)]
+    if wrong:
+        raise KeyError(f"{path}: the checkpoint lacks {len(wrong)} tensor(s) this model needs, e.g. {wrong[:3]} "
+                       f"(another model, or another key layout)")
+    _, kept = extract_matching_values(sharded, lambda v: v.key in absent)
+    return kept
 
 
 def load_meta(path: str | os.PathLike) -> dict[str, Any]:
@@ -153,15 +198,25 @@ def load(path: str | os.PathLike, model, optimizer=None, layout_key: str | None 
                          f"optimizer has {_optimizer_parts(optimizer)} (Megatron splits expert parameters into "
                          f"their own optimizer when the expert data-parallel group differs): set "
                          f"carry_optimizer: false for this stage")
+    if optimizer is not None and meta.get("layout_key") != layout_key \
+            and meta.get("optimizer_format", "fully_reshardable") != "fully_reshardable" \
+            and _is_distributed(optimizer):
+        raise ValueError(f"{path}: the optimizer state was saved {meta['optimizer_format']} (loads only at the "
+                         f"layout {meta.get('layout_key')}), not at {layout_key}: set carry_optimizer: false")
     state: dict[str, Any] = {"model": model.sharded_state_dict()}
     if optimizer is not None:
+        fmt = meta.get("optimizer_format", "fully_reshardable")
         state["optimizer"] = optimizer.sharded_state_dict(state["model"], is_loading=True,
-                                                          metadata=OPTIMIZER_METADATA)
+                                                          metadata=optimizer_metadata(fmt))
     same_layout = layout_key is not None and meta.get("layout_key") == layout_key
     if same_layout:
         state["rng"] = _rng_object(layout_key)
+    state["model"] = _without_absent_extra_state(state["model"], path)
     loaded = dist_checkpointing.load(state, str(path))
-    model.load_state_dict(loaded["model"], strict=True)
+    result = model.load_state_dict(loaded["model"], strict=False)
+    wrong = [k for k in (*result.missing_keys, *result.unexpected_keys) if not k.endswith(EXTRA_STATE)]
+    if wrong:
+        raise KeyError(f"{path}: state dict does not fit the model: {wrong[:5]}")
     if optimizer is not None:
         with torch.no_grad():
             optimizer.load_state_dict(loaded["optimizer"])

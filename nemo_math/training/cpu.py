@@ -33,12 +33,17 @@ def _is_cuda(device) -> bool:
 
 class _CudaToCpu(TorchFunctionMode):
     """Rewrites ``device='cuda'`` (and bare device indices) to the CPU and makes ``.cuda()`` a no-op: Megatron's
-    DDP buffers, optimizer and pipeline schedules allocate on 'cuda' by name."""
+    DDP buffers, optimizer and pipeline schedules allocate on 'cuda' by name. ``tensor.type()`` (no argument)
+    answers the CUDA type name: Megatron's mixed-precision and distributed optimizers pick fp32 main params by
+    ``param.type() in ('torch.cuda.BFloat16Tensor', ...)``, so bf16 training runs on the CPU too."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is torch.Tensor.cuda:
             return args[0]
+        if func is torch.Tensor.type and len(args) == 1 and not kwargs:
+            name = func(*args)
+            return name if ".cuda." in name else name.replace("torch.", "torch.cuda.", 1)
         if _is_cuda(kwargs.get("device")):
             kwargs = {**kwargs, "device": _CPU}
         if func is torch.Tensor.to and len(args) > 1 and _is_cuda(args[1]):
@@ -169,13 +174,20 @@ class SdpaCoreAttention(torch.nn.Module):
 
 
 def cpu_block_spec(num_layers: int, num_experts: int | None):
-    """The local (no Transformer Engine) GPT block spec with :class:`SdpaCoreAttention` and :class:`TorchNorm`."""
+    """The local (no Transformer Engine) GPT block spec with :class:`SdpaCoreAttention` and :class:`TorchNorm`,
+    checkpointing under the Transformer Engine spec's keys. Megatron's local spec renames both norms to the
+    fused TE names (``self_attention.linear_qkv.layer_norm_weight``, ``mlp.linear_fc1.layer_norm_weight``); that
+    is right for dense layers, where TE fuses the norms into those linears, but the TE MoE spec keeps a separate
+    ``pre_mlp_layernorm`` (there is no fc1 in front of the router), so for MoE that rename is dropped."""
     from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
     from megatron.core.transformer.transformer_block import TransformerBlockSubmodules
 
     layer = get_gpt_layer_local_spec(num_experts=num_experts, moe_grouped_gemm=False, qk_layernorm=True,
                                      normalization="RMSNorm")
     sub = layer.submodules
+    if num_experts:
+        sub.sharded_state_dict_keys_map = {k: v for k, v in sub.sharded_state_dict_keys_map.items()
+                                           if k != "pre_mlp_layernorm."}
     sub.input_layernorm = sub.pre_mlp_layernorm = TorchNorm
     attn = sub.self_attention.submodules
     attn.core_attention = SdpaCoreAttention

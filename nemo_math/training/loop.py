@@ -5,12 +5,22 @@ Reads top to bottom like torchtitan's ``train.py``: layout -> model -> DDP -> Me
 of ``forward_backward_func`` over THD micro-batches with a per-token loss -> periodic and final checkpoints.
 The loss is summed over trained tokens and divided by the global count (``calculate_per_token_loss``), so it
 does not depend on how rows are split across micro-batches, DP or TP ranks.
+
+The optimizer is built before the weights are loaded (Megatron's DDP wraps the model first), and in bf16 it holds
+fp32 main copies made at construction; after a weights-only load ``reload_model_params`` refreshes them from
+the loaded weights, as Megatron-LM does, or the first step would copy the random init back.
+
+``NEMO_MATH_HOLD_AFTER_STEP=N`` (fault-injection for kill/resume tests): after step N and any checkpoint of that
+step, rank 0 writes ``<stage>/held_at_step_N`` and every rank waits there until killed, so a test kills the job
+at a known step instead of racing it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,17 +41,40 @@ log = progress.log
 def _bf16(cfg: TrainConfig) -> bool:
     if cfg.precision not in ("auto", "bf16", "fp32"):
         raise ValueError(f"train.precision: {cfg.precision!r} is not one of auto, bf16, fp32")
-    if cfg.precision == "bf16" and not torch.cuda.is_available():
-        raise ValueError("train.precision=bf16 needs a GPU (Megatron's mixed-precision optimizer checks for CUDA "
-                         "tensors); use precision: auto or fp32 on CPU")
     return torch.cuda.is_available() if cfg.precision == "auto" else cfg.precision == "bf16"
 
 
-def _distributed_optimizer(cfg: TrainConfig) -> bool:
-    value = str(cfg.distributed_optimizer).lower()
+def _switch(value: Any, key: str) -> bool:
+    """An ``auto | true | false`` setting: auto is on with a GPU."""
+    value = str(value).lower()
     if value not in ("auto", "true", "false"):
-        raise ValueError(f"train.distributed_optimizer: {value!r} is not one of auto, true, false")
+        raise ValueError(f"train.{key}: {value!r} is not one of auto, true, false")
     return torch.cuda.is_available() if value == "auto" else value == "true"
+
+
+def _recompute(cfg: TrainConfig) -> dict[str, Any]:
+    if cfg.recompute == "none":
+        return {}
+    if cfg.recompute == "selective":  # core attention only: the activations that grow with the sequence
+        return dict(recompute_granularity="selective", recompute_modules=["core_attn"])
+    if cfg.recompute == "full":
+        return dict(recompute_granularity="full", recompute_method="uniform", recompute_num_layers=1)
+    raise ValueError(f"train.recompute: {cfg.recompute!r} is not one of none, selective, full")
+
+
+def _fusions(cfg: TrainConfig) -> dict[str, bool]:
+    perf = cfg.performance
+    return {key: _switch(getattr(perf, key), f"performance.{key}") for key in
+            ("moe_permute_fusion", "apply_rope_fusion", "gradient_accumulation_fusion", "cross_entropy_loss_fusion")}
+
+
+def _hold_if_asked(step: int, out_dir: Path, rank: int) -> None:
+    """The fault-injection hook of the module docstring."""
+    if os.environ.get("NEMO_MATH_HOLD_AFTER_STEP") != str(step):
+        return
+    if rank == 0:
+        (out_dir / f"held_at_step_{step}").write_text(f"{step}\n")
+    threading.Event().wait()
 
 
 def _device():
@@ -158,7 +191,7 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
     stage = cfg.stages[index]
     out_dir = stage_dir(cfg, index)
     rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-    model_cfg = model_config(cfg)
+    model_cfg = model_config(cfg, stage)
     layout = layout_of(stage)
     data_path = bucket_dir(cfg, stage)
     manifest = json.loads((data_path / "manifest.json").read_text()) if (data_path / "manifest.json").exists() else {}
@@ -167,23 +200,27 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
              gpu=torch.cuda.is_available(), where=f"train.stages[{index}] ({stage.name})")
     initialize(layout, seed=cfg.seed)
     bf16 = _bf16(cfg)
-    recompute = dict(recompute_granularity="full", recompute_method="uniform", recompute_num_layers=1) \
-        if cfg.recompute else {}
+    dist_opt = _switch(cfg.distributed_optimizer, "distributed_optimizer")
+    overlap_grad = dist_opt and _switch(cfg.performance.overlap_grad_reduce, "performance.overlap_grad_reduce")
+    overlap_param = overlap_grad and _switch(cfg.performance.overlap_param_gather,
+                                             "performance.overlap_param_gather")
     tcfg = models.transformer_config(model_cfg, layout.tp, layout.cp, layout.ep, layout.pp,
-                                     layout.sequence_parallel, bf16=bf16, **recompute)
+                                     layout.sequence_parallel, bf16=bf16, etp=layout.etp, **_recompute(cfg),
+                                     **_fusions(cfg))
     model = models.build_model(model_cfg, tcfg)
-    dist_opt = _distributed_optimizer(cfg)
     module = model
     if bf16:  # bf16 in, fp32 logits out, as Megatron's own training wraps half-precision models
         from megatron.core.transformer.module import Float16Module
 
         module = Float16Module(tcfg, model)
     ddp = DistributedDataParallel(tcfg, DistributedDataParallelConfig(
-        grad_reduce_in_fp32=True, use_distributed_optimizer=dist_opt, overlap_grad_reduce=False), module)
+        grad_reduce_in_fp32=True, use_distributed_optimizer=dist_opt, overlap_grad_reduce=overlap_grad,
+        overlap_param_gather=overlap_param), module)
     optimizer = get_megatron_optimizer(OptimizerConfig(
         optimizer="adam", lr=stage.lr, min_lr=stage.min_lr, weight_decay=cfg.weight_decay,
         adam_beta1=cfg.adam_beta1, adam_beta2=cfg.adam_beta2, adam_eps=cfg.adam_eps, clip_grad=cfg.clip_grad,
-        bf16=bf16, params_dtype=tcfg.params_dtype, use_distributed_optimizer=dist_opt), [ddp])
+        bf16=bf16, params_dtype=tcfg.params_dtype, use_distributed_optimizer=dist_opt,
+        overlap_param_gather=overlap_param), [ddp])
     tcfg.finalize_model_grads_func = finalize_model_grads
     tcfg.no_sync_func = ddp.no_sync
     tcfg.grad_scale_func = optimizer.scale_loss
@@ -209,10 +246,13 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
     elif index > 0:
         prev = stage_dir(cfg, index - 1) / "checkpoints"
         checkpoint.load(prev, model, optimizer if stage.carry_optimizer else None)
+        if not stage.carry_optimizer:
+            optimizer.reload_model_params()
         carried = "optimizer carried" if stage.carry_optimizer else "new optimizer"
         source = f"from {cfg.stages[index - 1].name} ({carried})"
     elif cfg.init_checkpoint:
         checkpoint.load(cfg.init_checkpoint, model)
+        optimizer.reload_model_params()  # the fp32 main params still hold the random init
         source = f"from {cfg.init_checkpoint}"
     else:
         source = "from random init"
@@ -226,12 +266,19 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
     last: dict[str, Any] = metrics.last
     timed = [0.0, 0.0]  # tokens, seconds over this run's steps after its first (warm-up) step
 
+    handoff = index + 1 < len(cfg.stages) and cfg.stages[index + 1].carry_optimizer
+
     def save(step: int) -> None:
         if not cfg.save_checkpoints:
             return
-        checkpoint.save(ckpt_root, step, model, optimizer, layout_key=layout_key, meta={
+        fmt = "fully_reshardable" if handoff and step == steps else cfg.optimizer_checkpoint
+        if overlap_param:  # finish the in-flight param all-gather first, as Megatron-LM does before a save
+            ddp.disable_forward_pre_hook(param_sync=True)
+        checkpoint.save(ckpt_root, step, model, optimizer, layout_key=layout_key, optimizer_format=fmt, meta={
             "scheduler": scheduler.state_dict(), "stage": stage.name, "consumed_rows": step * stage.global_batch_size,
             "layout": str(layout), "model": model_cfg.__dict__})
+        if overlap_param:
+            ddp.enable_forward_pre_hook()
 
     ddp.train()
     with progress.bar(steps, f"train {stage.name}", "loss {task.fields[loss]:.4f} {task.fields[tps]:,.0f} tok/s",
@@ -265,6 +312,7 @@ def train_stage(cfg: TrainConfig, index: int) -> dict[str, Any]:
                 timed[1] += elapsed
             if step + 1 < steps and stage.save_interval and (step + 1) % stage.save_interval == 0:
                 save(step + 1)
+            _hold_if_asked(step + 1, out_dir, rank)
     if cfg.save_checkpoints and (checkpoint.latest(ckpt_root) is None
                                  or int(checkpoint.load_meta(ckpt_root)["iteration"]) != steps):
         save(steps)

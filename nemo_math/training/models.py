@@ -90,9 +90,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "qwen3_30b_a3b": dict(hidden_size=2048, ffn_hidden_size=6144, num_layers=48, num_attention_heads=32,
                           num_query_groups=4, head_dim=128, num_experts=128, moe_router_topk=8,
                           moe_ffn_hidden_size=768),
-    # ~0.6B Qwen3-like model for the GPU check (Qwen3-0.6B shapes)
+    # https://huggingface.co/Qwen/Qwen3-0.6B/blob/main/config.json (tied embeddings): the GPU benchmark's model
     "qwen3_0p6b": dict(hidden_size=1024, ffn_hidden_size=3072, num_layers=28, num_attention_heads=16,
-                       num_query_groups=8, head_dim=128),
+                       num_query_groups=8, head_dim=128, tie_word_embeddings=True),
     # CPU tests and the tiny pipeline: vocab is set to the tokenizer's by the config
     "tiny_dense": dict(vocab_size=1024, hidden_size=64, ffn_hidden_size=128, num_layers=2, num_attention_heads=8,
                        num_query_groups=2, head_dim=8, max_position_embeddings=4096),
@@ -120,8 +120,9 @@ def use_gpu() -> bool:
 
 
 def transformer_config(model: ModelConfig, tp: int = 1, cp: int = 1, ep: int = 1, pp: int = 1,
-                       sequence_parallel: bool = False, bf16: bool | None = None, **extra: Any):
-    """The Megatron ``TransformerConfig`` of ``model`` under one parallel layout (``extra``: any other field)."""
+                       sequence_parallel: bool = False, bf16: bool | None = None, etp: int = 1, **extra: Any):
+    """The Megatron ``TransformerConfig`` of ``model`` under one parallel layout; ``extra`` sets any other field
+    (fusions, recompute), overriding the defaults here (fusions off: what runs everywhere)."""
     import torch
     import torch.nn.functional as F
     from megatron.core.transformer import TransformerConfig
@@ -132,7 +133,14 @@ def transformer_config(model: ModelConfig, tp: int = 1, cp: int = 1, ep: int = 1
                moe_ffn_hidden_size=model.moe_ffn_hidden_size, moe_router_pre_softmax=False,
                moe_router_load_balancing_type="aux_loss", moe_aux_loss_coeff=model.moe_aux_loss_coeff,
                moe_token_dispatcher_type="alltoall", moe_grouped_gemm=gpu, moe_router_dtype="fp32",
-               moe_permute_fusion=False) if model.is_moe else {}
+               moe_permute_fusion=False, expert_tensor_parallel_size=etp) if model.is_moe else {}
+    if not model.is_moe:
+        extra.pop("moe_permute_fusion", None)
+    fields = dict(
+        bias_activation_fusion=gpu, masked_softmax_fusion=False, persist_layer_norm=False,
+        bias_dropout_fusion=False, apply_rope_fusion=False, gradient_accumulation_fusion=False,
+        cross_entropy_loss_fusion=False, **moe)
+    fields.update(extra)
     cfg = TransformerConfig(
         num_layers=model.num_layers, hidden_size=model.hidden_size, ffn_hidden_size=model.ffn_hidden_size,
         num_attention_heads=model.num_attention_heads, num_query_groups=model.num_query_groups,
@@ -143,11 +151,7 @@ def transformer_config(model: ModelConfig, tp: int = 1, cp: int = 1, ep: int = 1
         pipeline_model_parallel_size=pp, sequence_parallel=sequence_parallel and tp > 1,
         bf16=bf16, params_dtype=torch.bfloat16 if bf16 else torch.float32,
         pipeline_dtype=torch.bfloat16 if bf16 else torch.float32,
-        use_cpu_initialization=not gpu, perform_initialization=True,
-        bias_activation_fusion=gpu, masked_softmax_fusion=False, persist_layer_norm=False,
-        bias_dropout_fusion=False, apply_rope_fusion=False, gradient_accumulation_fusion=False,
-        cross_entropy_loss_fusion=False, calculate_per_token_loss=True,
-        **moe, **extra)
+        use_cpu_initialization=not gpu, perform_initialization=True, calculate_per_token_loss=True, **fields)
     if model.yarn_factor != 1.0:  # GPTModel reads these by name for position_embedding_type="yarn"
         cfg.yarn_rotary_scaling_factor = model.yarn_factor
         cfg.yarn_original_max_position_embeddings = model.yarn_original_max_position_embeddings
@@ -159,10 +163,24 @@ def transformer_config(model: ModelConfig, tp: int = 1, cp: int = 1, ep: int = 1
     return cfg
 
 
+GPU_ROUTE = ("install the GPU route: `pip install -e '.[gpu]'` (Transformer Engine wheels for CUDA 12) in this "
+             "venv, or run inside an NGC PyTorch container (nvcr.io/nvidia/pytorch, Transformer Engine included) "
+             "with `pip install --no-deps -e .` (README: GPU route)")
+
+
+def require_transformer_engine() -> None:
+    """On CUDA, training needs Transformer Engine (the layer spec, THD attention, context parallelism)."""
+    from megatron.core.extensions.transformer_engine import HAVE_TE
+
+    if not HAVE_TE:
+        raise RuntimeError(f"CUDA is available but Transformer Engine is not importable: {GPU_ROUTE}")
+
+
 def layer_spec(model: ModelConfig, config=None):
     """Transformer Engine layer spec on GPU, the CPU block spec (local modules, SDPA attention) otherwise."""
     num_experts = model.num_experts or None
     if use_gpu():
+        require_transformer_engine()
         from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_with_transformer_engine_spec
 
         return get_gpt_layer_with_transformer_engine_spec(num_experts=num_experts, moe_grouped_gemm=bool(num_experts),
@@ -173,9 +191,10 @@ def layer_spec(model: ModelConfig, config=None):
     return cpu_block_spec(model.num_layers, num_experts)
 
 
-def build_model(model: ModelConfig, config=None, pre_process: bool = True, post_process: bool = True):
+def build_model(model: ModelConfig, config=None, pre_process: bool = True, post_process: bool = True, spec=None):
     """A Megatron ``GPTModel`` of ``model`` on the current device; ``config`` defaults to
-    :func:`transformer_config` at the layout of the initialised model-parallel state."""
+    :func:`transformer_config` at the layout of the initialised model-parallel state, ``spec`` to
+    :func:`layer_spec`."""
     import torch
     from megatron.core import parallel_state as ps
     from megatron.core.models.gpt import GPTModel
@@ -184,8 +203,9 @@ def build_model(model: ModelConfig, config=None, pre_process: bool = True, post_
         config = transformer_config(model, tp=ps.get_tensor_model_parallel_world_size(),
                                     cp=ps.get_context_parallel_world_size(),
                                     ep=ps.get_expert_model_parallel_world_size(),
-                                    pp=ps.get_pipeline_model_parallel_world_size())
-    spec = layer_spec(model, config)
+                                    pp=ps.get_pipeline_model_parallel_world_size(),
+                                    etp=ps.get_expert_tensor_parallel_world_size())
+    spec = layer_spec(model, config) if spec is None else spec
     gpt = GPTModel(config=config, transformer_layer_spec=spec, vocab_size=model.vocab_size,
                    max_sequence_length=max(model.max_position_embeddings,
                                            int(model.yarn_original_max_position_embeddings * model.yarn_factor)),

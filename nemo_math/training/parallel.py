@@ -24,6 +24,7 @@ class Layout:
     ep: int = 1
     pp: int = 1
     sequence_parallel: bool = False
+    etp: int = 1  # expert tensor parallel (MoE): 1 keeps every expert whole whatever TP is
 
     def data_parallel(self, world_size: int) -> int:
         return world_size // (self.tp * self.cp * self.pp)
@@ -35,7 +36,8 @@ class Layout:
 
     def __str__(self) -> str:
         sp = "+SP" if self.sequence_parallel else ""
-        return f"TP{self.tp}{sp} CP{self.cp} EP{self.ep} PP{self.pp}"
+        etp = f" ETP{self.etp}" if self.etp != 1 else ""
+        return f"TP{self.tp}{sp} CP{self.cp} EP{self.ep}{etp} PP{self.pp}"
 
 
 def validate(layout: Layout, world_size: int, model=None, *, micro_batch_size: int = 1,
@@ -46,8 +48,8 @@ def validate(layout: Layout, world_size: int, model=None, *, micro_batch_size: i
     ``model`` is a :class:`~nemo_math.training.models.ModelConfig`; ``row_multiple`` is the bucket's
     ``pad_multiple`` (every packed row length is a multiple of it)."""
     errors: list[str] = []
-    tp, cp, ep, pp = layout.tp, layout.cp, layout.ep, layout.pp
-    for name, value in (("tp", tp), ("cp", cp), ("ep", ep), ("pp", pp)):
+    tp, cp, ep, pp, etp = layout.tp, layout.cp, layout.ep, layout.pp, layout.etp
+    for name, value in (("tp", tp), ("cp", cp), ("ep", ep), ("pp", pp), ("etp", etp)):
         if value < 1:
             errors.append(f"{name}={value}: must be >= 1")
     if errors:
@@ -59,9 +61,9 @@ def validate(layout: Layout, world_size: int, model=None, *, micro_batch_size: i
         dp = 0
     else:
         dp = world_size // model_parallel
-    if dp and (tp * cp * dp) % (tp * ep):
-        errors.append(f"EP={ep} with expert TP={tp} needs TP*CP*DP = {tp * cp * dp} divisible by "
-                      f"{tp * ep} (Megatron's expert grid); lower ep or add GPUs")
+    if dp and (tp * cp * dp) % (etp * ep):
+        errors.append(f"EP={ep} with expert TP={etp} needs TP*CP*DP = {tp * cp * dp} divisible by "
+                      f"ETP*EP = {etp * ep} (Megatron's expert grid); lower ep or add GPUs")
     if pp > 1:
         errors.append("pp > 1: the nemo-math SFT loop runs without pipeline parallelism; use tp/cp/ep instead")
     if cp > 1 and not gpu:
@@ -78,6 +80,8 @@ def validate(layout: Layout, world_size: int, model=None, *, micro_batch_size: i
             errors.append(f"ep={ep} on a dense model: expert parallelism needs num_experts > 0; set ep: 1")
         if model.is_moe and model.num_experts % ep:
             errors.append(f"ep={ep} must divide num_experts {model.num_experts}")
+        if model.is_moe and model.moe_ffn_hidden_size % etp:
+            errors.append(f"etp={etp} must divide the expert width moe_ffn_hidden_size {model.moe_ffn_hidden_size}")
         if model.num_layers % pp:
             errors.append(f"pp={pp} must divide num_layers {model.num_layers}")
     need = layout.row_multiple
@@ -108,6 +112,7 @@ def initialize(layout: Layout, seed: int = 1234) -> None:
     if ps.model_parallel_is_initialized():
         ps.destroy_model_parallel()
     ps.initialize_model_parallel(tensor_model_parallel_size=layout.tp, pipeline_model_parallel_size=layout.pp,
-                                 context_parallel_size=layout.cp, expert_model_parallel_size=layout.ep)
+                                 context_parallel_size=layout.cp, expert_model_parallel_size=layout.ep,
+                                 expert_tensor_parallel_size=layout.etp)
     torch.manual_seed(seed)
     tensor_parallel.model_parallel_cuda_manual_seed(seed)

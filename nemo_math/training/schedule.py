@@ -5,6 +5,7 @@ No torch here, so ``nemo-math train --dry-run`` and login-node tools can check a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -28,11 +29,20 @@ def bucket_dir(cfg: TrainConfig, stage: StageConfig) -> Path:
 
 
 def layout_of(stage: StageConfig) -> Layout:
-    return Layout(stage.tp, stage.cp, stage.ep, stage.pp, stage.sequence_parallel)
+    return Layout(stage.tp, stage.cp, stage.ep, stage.pp, stage.sequence_parallel, stage.etp)
 
 
-def model_config(cfg: TrainConfig) -> models.ModelConfig:
-    return models.preset(cfg.model, **cfg.model_overrides)
+def model_config(cfg: TrainConfig, stage: StageConfig | None = None) -> models.ModelConfig:
+    """The model of ``cfg``; with ``stage``, at that stage's RoPE (``stage.yarn_factor``, when set): YaRN only
+    where the bucket needs it. A checkpoint records the model it was trained with, so the HF export's
+    ``rope_scaling`` is that of the last stage."""
+    model = models.preset(cfg.model, **cfg.model_overrides)
+    if stage is not None and stage.yarn_factor:
+        if stage.yarn_factor < 1:
+            raise ValueError(f"stage {stage.name}: yarn_factor {stage.yarn_factor} must be 0 (the model's), 1 "
+                             f"(plain RoPE) or > 1")
+        model = dataclasses.replace(model, yarn_factor=stage.yarn_factor)
+    return model
 
 
 def plan(cfg: TrainConfig, gpu: bool, check_data: bool = True) -> list[dict]:
@@ -42,12 +52,10 @@ def plan(cfg: TrainConfig, gpu: bool, check_data: bool = True) -> list[dict]:
     names = [s.name for s in cfg.stages]
     if len(set(names)) != len(names):
         raise ValueError(f"train.stages: stage names must be unique, got {names}")
-    if cfg.precision == "bf16" and not gpu:
-        raise ValueError("train.precision=bf16 needs a GPU; use precision: auto or fp32 on CPU")
-    model = model_config(cfg)
     world = cfg.nproc_per_node * cfg.nnodes
     rows = []
     for index, stage in enumerate(cfg.stages):
+        model = model_config(cfg, stage)
         bucket = bucket_dir(cfg, stage)
         manifest_path = bucket / "manifest.json"
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
@@ -60,5 +68,6 @@ def plan(cfg: TrainConfig, gpu: bool, check_data: bool = True) -> list[dict]:
                       where=f"train.stages[{index}] ({stage.name})")
         rows.append({"stage": stage.name, "layout": str(layout_of(stage)), "dp": dp, "bucket": str(bucket),
                      "rows": manifest.get("num_sequences") if manifest else None, "steps": stage.steps or None,
-                     "epochs": stage.epochs, "lr": stage.lr})
+                     "epochs": stage.epochs, "global_batch_size": stage.global_batch_size, "lr": stage.lr,
+                     "lr_schedule": stage.lr_schedule, "yarn_factor": model.yarn_factor})
     return rows

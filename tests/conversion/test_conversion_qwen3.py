@@ -109,3 +109,28 @@ def test_sharded_safetensors_round_trip(tmp_path):
     assert len(set(index["weight_map"].values())) == 3
     back = hf_files.read_state(tmp_path)
     assert all(torch.equal(back[k], state[k]) for k in state)
+
+
+@pytest.mark.parametrize(("stage", "rope"), [(1, "default"), (3, "yarn")], ids=["s32k", "s128k"])
+def test_exported_rope_is_the_last_trained_stages(tmp_path, stage, rope):
+    """YaRN is a per-stage setting (configs/qwen3_8b.yaml: only past 32K); a checkpoint records the model its
+    stage trained, so the HF config of the export carries that stage's rope scaling."""
+    import dataclasses
+
+    from transformers import AutoConfig
+
+    from nemo_math.config import load_config
+    from nemo_math.conversion.convert import to_hf
+    from nemo_math.training import checkpoint, models
+    from nemo_math.training.schedule import model_config
+
+    cfg = load_config(["qwen3_8b"], ["train.model=tiny_dense", f"train.model_overrides.vocab_size={VOCAB}"])
+    model = model_config(cfg.train, cfg.train.stages[stage])
+    models.init_single_process()
+    checkpoint.save(tmp_path / "ckpt", 1, models.build_model(model), meta={"model": dataclasses.asdict(model)})
+    to_hf(tmp_path / "ckpt", tmp_path / "hf", dtype="float32")
+    exported = AutoConfig.from_pretrained(tmp_path / "hf")
+    assert exported.rope_parameters["rope_type"] == rope
+    if rope == "yarn":
+        assert exported.rope_parameters["factor"] == 4.0
+        assert exported.rope_parameters["original_max_position_embeddings"] == 32768

@@ -97,7 +97,8 @@ def test_presets_have_the_published_sizes():
         models.preset("tiny_dense", hidden=3)
 
 
-@pytest.mark.parametrize("name, stages", [("tiny_cpu", 4), ("qwen3_8b", 4), ("qwen3_30b_a3b", 4)])
+@pytest.mark.parametrize("name, stages", [("tiny_cpu", 4), ("qwen3_8b", 4), ("qwen3_30b_a3b", 4),
+                                          ("qwen3_8b_planned", 4), ("qwen3_30b_a3b_planned", 4)])
 def test_shipped_configs_plan(name, stages):
     from nemo_math.training.schedule import plan
 
@@ -110,11 +111,36 @@ def test_shipped_configs_plan(name, stages):
         assert len(layouts) >= 3  # the handoffs reshard
 
 
-def test_plan_rejects_a_missing_bucket_and_bf16_on_cpu(tmp_path):
+@pytest.mark.parametrize("name, layouts", [
+    ("qwen3_8b", ["TP2+SP CP2 EP1 PP1", "TP2+SP CP4 EP1 PP1", "TP4+SP CP4 EP1 PP1", "TP8+SP CP8 EP1 PP1"]),
+    ("qwen3_30b_a3b", ["TP4+SP CP2 EP4 PP1", "TP4+SP CP4 EP8 PP1", "TP4+SP CP8 EP8 PP1", "TP4+SP CP8 EP8 PP1"]),
+])
+def test_paper_configs_have_the_papers_layouts_batch_and_lr(name, layouts):
+    """Nemotron-Math (arXiv 2512.15489): these layouts, global batch 2048 and a constant LR of 2e-4 in every
+    stage; YaRN only past Qwen3's native 32K; experts kept whole under TP (expert TP 1)."""
+    from nemo_math.training.schedule import plan
+
+    cfg = load_config([name])
+    rows = plan(cfg.train, gpu=True, check_data=False)
+    assert [r["layout"] for r in rows] == layouts
+    assert {(r["global_batch_size"], r["lr"], r["lr_schedule"]) for r in rows} == {(2048, 2e-4, "constant")}
+    assert [r["yarn_factor"] for r in rows] == [1.0, 1.0, 2.0, 4.0]
+    assert all(s.etp == 1 for s in cfg.train.stages)
+
+
+def test_expert_tensor_parallel_is_part_of_the_layout():
+    moe = models.preset("qwen3_30b_a3b")
+    assert validate(Layout(tp=4, cp=2, ep=4, etp=1, sequence_parallel=True), 64, moe, gpu=True) == 8
+    assert str(Layout(tp=4, ep=8, etp=4)) == "TP4 CP1 EP8 ETP4 PP1"
+    with pytest.raises(LayoutError, match="must divide the expert width"):
+        validate(Layout(tp=4, ep=8, etp=5, sequence_parallel=True), 40, moe)
+    with pytest.raises(LayoutError, match="ETP\\*EP = 32"):
+        validate(Layout(tp=2, ep=8, etp=4, sequence_parallel=True), 16, moe)
+
+
+def test_plan_rejects_a_missing_bucket(tmp_path):
     from nemo_math.training.schedule import plan
 
     cfg = load_config(["tiny_cpu"], [f"train.data_dir={tmp_path}"])
     with pytest.raises(FileNotFoundError, match="run `nemo-math pack`"):
         plan(cfg.train, gpu=False)
-    with pytest.raises(ValueError, match="precision=bf16 needs a GPU"):
-        plan(load_config(["qwen3_8b"]).train, gpu=False, check_data=False)
