@@ -4,12 +4,14 @@
 
 Warm cell: ``x += 1`` in a live session (p50/p99 of the full call). Cold start: a new session's first cell,
 with spare processes started ahead (the default) and without (bubblewrap + Python start on the critical path);
-for ipykernel, start_kernel to ready. Throughput: 2 workers, 2 threads each driving its own session.
+for ipykernel, start_kernel to ready. Throughput: 2 workers, 2 threads each driving its own session; the same
+through ``nemo-math sandbox serve`` (2 client processes, one session each, keep-alive HTTP).
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import sys
@@ -81,6 +83,57 @@ def bench_sandbox(cells: int, cold: int) -> dict[str, float]:
     return res
 
 
+_SERVER_CLIENT = """
+import sys, time
+from nemo_math.sandbox import SandboxClient
+client = SandboxClient(sys.argv[1])
+sid, cells = sys.argv[2], int(sys.argv[3])
+client.execute("x = 0", session_id=sid)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(cells):
+    client.execute("x += 1", session_id=sid)
+print("done", flush=True)
+"""
+
+
+def bench_server(cells: int) -> float:
+    """cells/s through `nemo-math sandbox serve` (2 workers) with 2 client processes, one session each."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "nemo_math.cli", "sandbox", "-q", "serve", "sandbox.num_workers=2",
+                               "--port", str(port)])
+    try:
+        from nemo_math.sandbox import SandboxClient, SandboxError
+        while True:
+            try:
+                SandboxClient(url).health()
+                break
+            except SandboxError:
+                if server.poll() is not None:
+                    raise RuntimeError("the sandbox server did not start") from None
+                time.sleep(0.2)
+        clients = [subprocess.Popen([sys.executable, "-c", _SERVER_CLIENT, url, f"s{n}", str(cells)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in range(2)]
+        for c in clients:
+            assert c.stdout.readline().strip() == "ready"
+        start = time.perf_counter()
+        for c in clients:
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        for c in clients:
+            assert c.stdout.readline().strip() == "done"
+        rate = 2 * cells / (time.perf_counter() - start)
+        for c in clients:
+            c.wait()
+        return rate
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def bench_ipykernel(cells: int, cold: int) -> dict[str, float]:
     from jupyter_client.manager import KernelManager
 
@@ -134,11 +187,13 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=20, help="cold starts timed")
     args = parser.parse_args()
     ours = bench_sandbox(args.cells, args.cold)
+    ours["server"] = bench_server(args.cells)
     ref = bench_ipykernel(args.kernel_cells, args.cold)
     bare = bench_bare_python(args.cold)
     rows = [("warm cell p50 (ms)", "p50"), ("warm cell p99 (ms)", "p99"),
             ("cold start, spares ready (ms)", "cold_spare"), ("cold start, no spare (ms)", "cold_nospare"),
-            ("throughput, 2 workers (cells/s)", "throughput")]
+            ("throughput, 2 workers (cells/s)", "throughput"),
+            ("server, 2 sessions (cells/s)", "server")]
     print(f"{'':34}{'nemo-math sandbox':>20}{'ipykernel':>14}")
     for label, key in rows:
         theirs = f"{ref[key]:14.2f}" if key in ref else f"{'-':>14}"

@@ -32,7 +32,9 @@ def __getattr__(name: str):
 def make_sandbox(cfg: SandboxConfig) -> Sandbox | SandboxClient:
     """An HTTP client of ``cfg.url`` when set, else an in-process pool; both have execute/close_session/close."""
     if cfg.url:
-        from nemo_math.sandbox.client import SandboxClient
-        return SandboxClient(cfg.url, timeout_s=cfg.timeout_s, request_timeout_s=cfg.request_timeout_s)
+        from nemo_math.sandbox.client import SandboxClient, read_tokens
+        tokens = read_tokens(cfg)  # a client's token file holds its own token first
+        return SandboxClient(cfg.url, timeout_s=cfg.timeout_s, request_timeout_s=cfg.request_timeout_s,
+                             token=tokens[0] if tokens else None)
     from nemo_math.sandbox.pool import Sandbox
     return Sandbox(config=cfg)

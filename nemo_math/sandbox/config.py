@@ -8,6 +8,7 @@ class SandboxConfig:
     url: str | None = None  # a `nemo-math sandbox serve` URL; None runs an in-process pool
     num_workers: int = 2  # cells that run at once (others wait); about one per spare CPU core
     timeout_s: float = 10.0  # default wall-clock limit of one cell
+    max_timeout_s: float = 600.0  # a longer timeout asked for is cut to this
     max_output_chars: int = 1000  # output fed back to the model; the paper's setting
     # sessions: one sandboxed process per session id, started lazily, kept until closed or idle this long
     max_sessions: int = 256  # live processes; beyond it the least recently used idle session is closed
@@ -16,14 +17,17 @@ class SandboxConfig:
     preload: list[str] = field(default_factory=list)  # modules spare processes import ahead, e.g. [sympy]
     startup_timeout_s: float = 30.0
     kill_grace_s: float = 1.0  # after a cell's timeout, how long it may ignore the interrupt before a kill
-    # limits of each sandboxed process (rlimits) and of its private /tmp. A session's memory is bounded by about
-    # memory_mb + tmpfs_mb + max_open_files * file_size_mb (in-memory files); for a hard cap per node, run under a
-    # memory cgroup (a SLURM job's)
-    memory_mb: int = 4096  # address space
+    # limits of each sandboxed process (rlimits) and of its private /tmp
+    memory_mb: int = 4096  # address space of each process
     file_size_mb: int = 32
     tmpfs_mb: int = 64
+    tmpfs_inodes: int = 16384  # files in /tmp (as root; bubblewrap cannot set it otherwise)
     max_open_files: int = 128
     max_processes: int = 32
+    # budgets of a whole session (all its processes, threads and files), from cgroups where the host allows it
+    # (see cgroups.py; what is not enforced is logged when the pool starts). The session is frozen between cells
+    session_memory_mb: int = 4096  # memory.max: processes, page cache and /tmp files together
+    session_cpus: float = 1.0  # cpu.max: CPUs the session may use at once, whatever threads it starts
     # isolation: "auto" runs each process as its own unprivileged uid when root (so process limits apply), and
     # in a user namespace otherwise; "userns" forces the user namespace (as root, without the process limit)
     isolation: str = "auto"
@@ -35,4 +39,8 @@ class SandboxConfig:
     # server (`nemo-math sandbox serve`) and its client
     host: str = "127.0.0.1"
     port: int = 8790
+    # shared secret of server and clients: a file holding it (or the NEMO_MATH_SANDBOX_TOKEN variable); required
+    # by the server unless it listens on loopback only; each token sees its own sessions only
+    token_file: str | None = None
+    body_timeout_s: float = 10.0  # server: a request body not received within this is answered 408
     request_timeout_s: float = 60.0  # HTTP client: added to the cell timeout

@@ -13,6 +13,13 @@ privileges) and a second, unprivileged bubblewrap adds a user namespace that for
 process could otherwise mount a tmpfs of its own past every limit); as any other user, bubblewrap's user
 namespace gives both at once. Either way the kernel is pid 1 of its own pid namespace (``--as-pid-1``), so
 ``kill(-1)`` reaches exactly what its cells started, and nothing outside it can be seen or signalled.
+
+Nothing outlives the outer bubblewrap: its ``--die-with-parent`` kills its pid namespace, and with it every layer
+below, when the thread that started it dies, and the session's cgroup is killed whole (cgroups.py). The kernel
+runs in a session of its own (``--new-session``): its process group used to hold the inner bubblewrap, which a
+cell's ``kill(0)`` (same uid) could kill, taking the whole sandbox down. The last bubblewrap
+loads the seccomp filter (syscalls.py) just before it starts Python. As root, the working
+tmpfs is remounted with an inode limit (``nr_inodes``, which bubblewrap cannot set) before the uid is dropped.
 """
 
 from __future__ import annotations
@@ -127,8 +134,11 @@ def runs_as_root(cfg: SandboxConfig) -> bool:
     return cfg.isolation == "auto" and os.geteuid() == 0
 
 
-def bwrap_command(cfg: SandboxConfig, interp: Interpreter, uid: int | None) -> list[str]:
-    """The argv that starts one sandboxed kernel; ``uid`` is the host uid to drop to (root mode) or None."""
+def bwrap_command(cfg: SandboxConfig, interp: Interpreter, uid: int | None,
+                  seccomp_fd: int | None = None) -> list[str]:
+    """The argv that starts one sandboxed kernel; ``uid`` is the host uid to drop to (root mode) or None;
+    ``seccomp_fd`` an inherited fd holding the compiled filter (syscalls.program_fd)."""
+    seccomp = [] if seccomp_fd is None else ["--seccomp", str(seccomp_fd)]
     cmd = [find_tool("bwrap", "bubblewrap"), "--die-with-parent", "--unshare-ipc", "--unshare-pid",
            "--unshare-net", "--unshare-uts", "--unshare-cgroup-try", "--clearenv"]
     if uid is None:
@@ -137,13 +147,15 @@ def bwrap_command(cfg: SandboxConfig, interp: Interpreter, uid: int | None) -> l
     for key, value in SANDBOX_ENV.items():
         cmd += ["--setenv", key, value]
     if uid is None:
-        cmd += ["--as-pid-1", "--"]
-    else:  # drop to the uid, then a user namespace of its own, only to forbid creating more of them
-        cmd += ["--", find_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        cmd += [*seccomp, "--new-session", "--as-pid-1", "--"]
+    else:  # limit the tmpfs's inodes, drop to the uid, then a user namespace only to forbid creating more
+        remount = f"remount,size={cfg.tmpfs_mb << 20},nr_inodes={cfg.tmpfs_inodes}"
+        cmd += ["--", find_tool("sh", "dash"), "-c", f'mount -o {remount} {WORKDIR} && exec "$@"', "sh",
+                find_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-                cmd[0], "--unshare-user", "--disable-userns", "--unshare-pid", "--as-pid-1", "--ro-bind", "/", "/",
-                "--dev-bind", "/dev", "/dev", "--ro-bind", "/proc", "/proc", "--bind", WORKDIR, WORKDIR,
-                "--chdir", WORKDIR, "--"]
+                cmd[0], "--unshare-user", "--disable-userns", "--unshare-pid", "--new-session", "--as-pid-1",
+                "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--ro-bind", "/proc", "/proc",
+                "--bind", WORKDIR, WORKDIR, "--chdir", WORKDIR, *seccomp, "--"]
     mb = 1 << 20
     # "" on the path: the working directory first, as in a notebook
     opts = {"path": ["", *interp.path], "preload": list(cfg.preload), "max_chars": cfg.max_output_chars,

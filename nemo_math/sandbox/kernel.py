@@ -1,7 +1,7 @@
 """The Python process inside the sandbox: a notebook-like exec loop over a pipe.
 
-This file is bound alone into the sandbox and run with ``python -S``. It reads requests (code, timeout) on its
-stdin and answers with length-prefixed JSON on its stdout; fds 0-2 then point at /dev/null (output written below
+This file is bound alone into the sandbox and run with ``python -S``. It reads requests (code, timeout, a nonce)
+on its stdin and answers with length-prefixed JSON on its stdout, the nonce echoed (process.py checks it); fds 0-2 then point at /dev/null (output written below
 Python, by C code or subprocesses, is dropped), and a cell's ``print``/tracebacks go to in-memory buffers that
 keep only the head and the tail, so a cell printing a gigabyte costs kilobytes. Own code rather than ipykernel: a cell is an ``exec`` plus a pipe round trip (~0.2 ms)
 instead of ZeroMQ messages (~6-16 ms), and there is nothing to configure inside. At start it imports only
@@ -27,7 +27,7 @@ import resource
 import sys
 
 _REPLY_HEADER = _struct.Struct(">I")  # length of the JSON reply that follows
-_REQUEST_HEADER = _struct.Struct(">Id")  # length of the UTF-8 code that follows, timeout in seconds
+_REQUEST_HEADER = _struct.Struct(">Id16s")  # length of the UTF-8 code that follows, timeout in seconds, nonce
 _MAIN_PID = os.getpid()
 _SOURCES: dict[str, str] = {}  # cell file name -> code, for tracebacks
 _armed = False
@@ -39,6 +39,11 @@ class CellTimeout(BaseException):
 
 def _on_alarm(signum, frame):
     if _armed:
+        if os.getpid() == _MAIN_PID:  # a fork bomb stops now, not after the unwinding (its CPU share is small)
+            try:
+                os.kill(-1, _signal.SIGKILL)
+            except OSError:
+                pass
         raise CellTimeout
 
 
@@ -98,13 +103,13 @@ def _read_exact(fd: int, n: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _recv(fd: int) -> tuple[str, float] | None:
+def _recv(fd: int) -> tuple[str, float, str] | None:
     header = _read_exact(fd, _REQUEST_HEADER.size)
     if header is None:
         return None
-    size, timeout = _REQUEST_HEADER.unpack(header)
+    size, timeout, nonce = _REQUEST_HEADER.unpack(header)
     body = _read_exact(fd, size)
-    return None if body is None else (body.decode("utf-8", "surrogatepass"), timeout)
+    return None if body is None else (body.decode("utf-8", "surrogatepass"), timeout, nonce.hex())
 
 
 def _send(fd: int, reply: dict) -> None:
@@ -206,7 +211,9 @@ def main() -> None:
     number = 0
     while (request := _recv(rx)) is not None:
         number += 1
-        _send(tx, run_cell(request[0], number, namespace, request[1], opts["max_chars"]))
+        reply = run_cell(request[0], number, namespace, request[1], opts["max_chars"])
+        reply["nonce"] = request[2]  # the host takes only the reply that carries its cell's nonce
+        _send(tx, reply)
 
 
 if __name__ == "__main__":

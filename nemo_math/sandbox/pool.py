@@ -7,24 +7,34 @@ rest wait, so a cell's wall-clock limit measures its own run, not a queue. ``spa
 started ahead of time, so a new session costs a pipe round trip instead of a process start.
 
 All processes are started by one long-lived maintainer thread: bubblewrap's die-with-parent is tied to the
-thread that started it, and the threads calling ``execute`` (``asyncio.to_thread`` workers) come and go.
+thread that started it, and the threads calling ``execute`` (``asyncio.to_thread`` workers) come and go. Each
+starts in a cgroup of its own (cgroups.py: the session's memory, processes and CPU, frozen between cells) under
+the seccomp filter (syscalls.py). The maintainer also freezes sessions idle for ``FREEZE_AFTER_S``.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import math
+import os
 import sys
 import threading
 import time
 
 from nemo_math.progress import log
+from nemo_math.sandbox import syscalls
+from nemo_math.sandbox.cgroups import Cgroups
 from nemo_math.sandbox.config import SandboxConfig
-from nemo_math.sandbox.isolation import SandboxUnavailable, bwrap_command, probe_interpreter, runs_as_root
+from nemo_math.sandbox.isolation import (SandboxUnavailable, bwrap_command, find_tool, probe_interpreter,
+                                         runs_as_root)
 from nemo_math.sandbox.process import ProcessDied, SandboxProcess
 from nemo_math.sandbox.result import SandboxResult
 
 _LOST = "all variables and files of this session are lost"
+# a session idle this long is frozen: back-to-back cells skip the freezer's round trip (two wake-ups, which
+# would double a warm cell's latency), and a thread left running gets at most this much CPU after its cell
+FREEZE_AFTER_S = 0.05
 
 
 @dataclasses.dataclass(eq=False)
@@ -57,6 +67,12 @@ class Sandbox:
         self._closed = False
         self._spawn_error: Exception | None = None
         self._slots = threading.BoundedSemaphore(cfg.num_workers)
+        syscalls.filter_program()  # fails now if the filter cannot be built
+        self._cgroups = Cgroups(cfg.session_memory_mb << 20, cfg.max_processes + 8, cfg.session_cpus)
+        self.budgets = dict(self._cgroups.enforced)  # what bounds each session as a whole, and how
+        if self._cgroups.missing:
+            log.warning("sandbox: no cgroup for %s here: those are bounded per process only (rlimits), not per "
+                        "session, and sessions are not frozen between cells", ", ".join(self._cgroups.missing))
         self._maintainer = threading.Thread(target=self._maintain, name="sandbox-maintainer", daemon=True)
         self._maintainer.start()
         try:  # fail now, with bubblewrap's or Python's own words, if a sandbox cannot start here
@@ -73,6 +89,9 @@ class Sandbox:
         """Run ``code`` in the session's process (variables persist between calls); never raises for bad code."""
         start = time.monotonic()
         timeout = self.config.timeout_s if timeout is None else float(timeout)
+        if not (timeout > 0 and math.isfinite(timeout)):  # NaN fails the first test
+            raise ValueError(f"timeout={timeout}: must be a positive, finite number of seconds")
+        timeout = min(timeout, self.config.max_timeout_s)
         while True:
             session = self._session(session_id)
             with session.lock:
@@ -110,6 +129,8 @@ class Sandbox:
             self._discard(proc)
         if self._maintainer is not threading.current_thread():
             self._maintainer.join()
+        with self._cond:  # a process the maintainer was starting meanwhile is discarded by it
+            self._cgroups.close()
 
     def __enter__(self) -> Sandbox:
         return self
@@ -212,22 +233,33 @@ class Sandbox:
                 if not self._uids:
                     raise SandboxUnavailable("no free sandbox uid left (raise sandbox.max_sessions)")
                 uid = self._uids.popleft()
+        cgroup = None
+        seccomp_fd = syscalls.program_fd()
         try:
-            return SandboxProcess(bwrap_command(self.config, self._interp, uid), uid)
+            cgroup = self._cgroups.session()
+            cmd = bwrap_command(self.config, self._interp, uid, seccomp_fd)
+            if cgroup is not None:
+                cmd = cgroup.wrap(cmd, find_tool("sh", "dash"))
+            return SandboxProcess(cmd, uid, self.config.max_output_chars, cgroup, (seccomp_fd,))
         except BaseException:
+            if cgroup is not None:
+                cgroup.kill()
+                cgroup.remove()
             if uid is not None:
                 with self._cond:
                     self._uids.append(uid)
             raise
+        finally:
+            os.close(seccomp_fd)
 
     def _maintain(self) -> None:
-        """Keep spares started, start processes asked for, close idle sessions."""
-        next_reap = time.monotonic()
+        """Keep spares started, start processes asked for, freeze idle sessions, close long idle ones."""
+        next_reap = next_freeze = time.monotonic()
         while True:
             with self._cond:
                 while (not self._closed and len(self._spares) >= self.config.spare_sessions + self._wanted
-                       and time.monotonic() < next_reap):
-                    self._cond.wait(timeout=max(next_reap - time.monotonic(), 0.01))
+                       and time.monotonic() < min(next_reap, next_freeze)):
+                    self._cond.wait(timeout=max(min(next_reap, next_freeze) - time.monotonic(), 0.01))
                 if self._closed:
                     return
                 missing = len(self._spares) < self.config.spare_sessions + self._wanted
@@ -245,9 +277,25 @@ class Sandbox:
                         return
                     self._spares.append(proc)
                     self._cond.notify_all()
+            if time.monotonic() >= next_freeze:
+                self._freeze_idle()
+                next_freeze = time.monotonic() + (FREEZE_AFTER_S if "freeze" in self.budgets else float("inf"))
             if time.monotonic() >= next_reap:
                 self._reap_idle()
                 next_reap = time.monotonic() + min(1.0, self.config.idle_timeout_s / 4)
+
+    def _freeze_idle(self) -> None:
+        cutoff = time.monotonic() - FREEZE_AFTER_S
+        with self._cond:
+            sessions = [s for s in self._sessions.values() if s.process is not None and not s.process.frozen
+                        and s.last_used < cutoff]
+        for session in sessions:
+            if session.lock.acquire(blocking=False):  # busy: a cell runs, it is frozen after it
+                try:
+                    if session.process is not None and session.last_used < cutoff:
+                        session.process.freeze(True)
+                finally:
+                    session.lock.release()
 
     def _reap_idle(self) -> None:
         idle = []
