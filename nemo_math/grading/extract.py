@@ -1,8 +1,10 @@
-"""The final answer of a solution: the last ``\\boxed{...}`` (or ``\\fbox``), with an opt-in relaxed fallback.
+"""The final answer of a solution: its last ``\\boxed{...}`` (or ``\\fbox``), or the last run of boxes joined
+(``\\boxed{1}, \\boxed{2} and \\boxed{3}`` is the answer ``1, 2, 3``), with an opt-in relaxed fallback.
 
 Own code, not ``math_verify.parse``: parse extracts *and* converts to sympy in one step and keeps only the
 parsed value, while we need the raw answer string, to store in the graded record, to show the LLM judge and
-to vote on. Balanced braces need a scanner, not a regex (``\\boxed{\\frac{1}{\\{2\\}}}``).
+to vote on. Balanced braces need a scanner, not a regex (``\\boxed{\\frac{1}{\\{2\\}}}``); it matches every
+brace of the text in one pass, so extraction is linear in the text length even for thousands of unclosed boxes.
 """
 
 from __future__ import annotations
@@ -10,54 +12,67 @@ from __future__ import annotations
 import re
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)  # an escaped character (``\{``) or a brace
+_BARE_TOKEN = re.compile(r"[ \t]*([^\s$]+)")
+# what may stand between two boxes of one answer: punctuation, math delimiters, spacing, a short text ending
+# in "and" / "or" ("\\boxed{1} papers and \\boxed{2}", "\\text{ for part (a) and }"), but no other words
+_GLUE = r"(?:[\s$,;]|\\[()\[\]]|\\q?quad|\\[,;: ])*"
+_JOINER = re.compile(rf"{_GLUE}(?:(?:\\text\{{)?\s*(?:[\w()]{{1,8}}\s+){{0,3}}(?:and|or)\b\s*\}}?{_GLUE})?")
+_MAX_JOINER = 40
 # "the final answer is X", "Answer: X", "**Final Answer:** X": the phrase; the answer is the rest of its line
 _RELAXED_RE = re.compile(r"(?:final\s+answer|the\s+answer)\s*(?:is|:|=)\s*:?|^\W*answer\W*:",
                          re.IGNORECASE | re.MULTILINE)
 
 
-def _braced(text: str, start: int) -> tuple[str, int] | None:
-    """The content of the ``{...}`` group opening at ``text[start]`` and the index after it; ``None`` if unclosed.
+def _closing_braces(text: str) -> dict[int, int]:
+    """``{index of an opening brace: index of its closing brace}`` for every closed group, in one pass."""
+    closing, stack = {}, []
+    for token in _BRACE_TOKENS.finditer(text):
+        if token.group() == "{":
+            stack.append(token.start())
+        elif token.group() == "}" and stack:
+            closing[stack.pop()] = token.start()
+    return closing
 
-    ``\\{`` and ``\\}`` are escaped literal braces and do not open or close groups.
-    """
-    depth = 0
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
+
+def boxes(text: str) -> list[tuple[int, int, str]]:
+    """Every complete, non-empty box of ``text`` as ``(start, end, content)``, in order."""
+    closing = _closing_braces(text) if "{" in text else {}
+    found = []
+    for match in _BOX_RE.finditer(text):
+        i = match.end()
+        while i < len(text) and text[i] in " \t":
+            i += 1
+        if i < len(text) and text[i] == "{":
+            end = closing.get(i)
+            if end is None:
+                continue
+            content, stop = text[i + 1:end], end + 1
+        elif i == match.end():  # ``\boxedx`` is another command, not a box
             continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1:i], i + 1
-        i += 1
-    return None
-
-
-def _box_content(text: str, after: int) -> str | None:
-    """What follows a box command ending at ``after``: a braced group or, for ``\\boxed 5``, one bare token."""
-    i = after
-    while i < len(text) and text[i] in " \t":
-        i += 1
-    if i < len(text) and text[i] == "{":
-        found = _braced(text, i)
-        return found[0] if found else None
-    if i == after:  # ``\boxedx`` is another command, not a box
-        return None
-    match = re.match(r"[^\s$]+", text[i:])
-    return match.group(0).rstrip(".,;") if match else None
+        else:  # ``\boxed 5``: one bare token
+            bare = _BARE_TOKEN.match(text, match.end())
+            if not bare:
+                continue
+            content, stop = bare.group(1).rstrip(".,;"), bare.end()
+        if content.strip():
+            found.append((match.start(), stop, content.strip()))
+    return found
 
 
 def last_boxed(text: str) -> str | None:
-    """The content of the last complete, non-empty box in ``text``."""
-    for match in reversed(list(_BOX_RE.finditer(text))):
-        content = _box_content(text, match.end())
-        if content is not None and content.strip():
-            return content.strip()
-    return None
+    """The last box's content, or the last boxes' contents joined by ``, `` where only connectives part them."""
+    found = boxes(text)
+    if not found:
+        return None
+    run = [found[-1]]
+    for box in reversed(found[:-1]):
+        gap = text[box[1]:run[-1][0]]
+        if len(gap) > _MAX_JOINER or not _JOINER.fullmatch(gap):
+            break
+        run.append(box)
+    contents = list(dict.fromkeys(content for _, _, content in reversed(run)))  # a repeated box counts once
+    return ", ".join(contents)
 
 
 def _clean_relaxed(answer: str) -> str | None:

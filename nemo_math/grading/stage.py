@@ -5,6 +5,8 @@ Reads the :class:`~nemo_math.records.Trajectory` shards of ``grade.input`` and w
 atomically, then ``_SUCCESS.json``. A rerun skips the shards already written and reuses logged judgements, so a
 crash costs at most one shard of sympy work. ``--shard i --num-shards n`` splits the input shards over array
 tasks. The judge (``grade.judge.mode``) runs only where configured; the verdict is sympy's or the judge's yes.
+Comparisons run in parallel on ``grade.workers`` processes, each under ``grade.timeout_s``; every answer gets a
+verdict, and the shard's counts record how many were unparseable, timed out, refused or failed.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pathlib import Path
 
 from nemo_math import progress
 from nemo_math.config import ConfigError, NemoMathConfig
-from nemo_math.grading.equivalence import STATS
+from nemo_math.grading import pool
+from nemo_math.grading.equivalence import Verdict
 from nemo_math.grading.extract import extract_answer
 from nemo_math.grading.judge import JUDGE_MODES
-from nemo_math.grading.verdict import add_judgements, grade_symbolic
+from nemo_math.grading.verdict import add_judgements, grade_symbolic_many
 from nemo_math.io import is_done, load_records, mark_done, read_json, record_files, write_json, write_records
 from nemo_math.progress import log
 from nemo_math.records import GradedTrajectory, Trajectory
@@ -53,14 +56,21 @@ def is_current(input_file: Path, output: Path) -> bool:
     return counts.exists() and read_json(counts).get("input") == fingerprint(input_file)
 
 
-def grade_file(file: Path, cfg: NemoMathConfig, judge_stem: str) -> tuple[list[GradedTrajectory], int]:
-    """Grade one input shard; return the graded records and how many judgements are still missing."""
+def grade_file(file: Path, cfg: NemoMathConfig, judge_stem: str
+               ) -> tuple[list[GradedTrajectory], Counter[str], int]:
+    """Grade one input shard; return the graded records, the count of each verdict (``no_answer`` where
+    nothing was extracted) and how many judgements are still missing."""
     g = cfg.grade
     trajectories = load_records(file, Trajectory)
-    graded = [grade_symbolic(t, extract_answer(t.final_text, g.relaxed_extraction), t.expected_answer, g.timeout_s)
-              for t in progress.track(trajectories, description=f"grading {file.name}")]
+    items = [(t, extract_answer(t.final_text, g.relaxed_extraction), t.expected_answer)
+             for t in progress.track(trajectories, description=f"extracting {file.name}")]
+    graded, verdicts = grade_symbolic_many(items, g.timeout_s)
+    outcomes = Counter("no_answer" if p is None else str(v) for (_, p, _), v in zip(items, verdicts, strict=True))
+    undecided = {k: n for k, n in outcomes.items() if k not in ("no_answer", Verdict.EQUAL, Verdict.UNEQUAL)}
+    if undecided:
+        log.warning("%s: %s answers could not be compared: %s", file.name, sum(undecided.values()), undecided)
     missing = add_judgements(graded, g.judge, Path(g.output_dir) / "judge", stem=judge_stem)
-    return graded, missing
+    return graded, outcomes, missing
 
 
 def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
@@ -74,13 +84,14 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
     if not complete_input:
         log.warning("%s has no _SUCCESS.json: grading the trajectories there so far, not marking done", g.input)
     files = record_files(g.input)
+    pool.set_workers(g.workers)
     failed = 0
     for file in files[shard::num_shards]:
         out = output_path(g.output_dir, file)
         if is_current(file, out):
             continue
-        before, source = STATS.copy(), fingerprint(file)
-        graded, missing = grade_file(file, cfg, judge_stem=f"judgements-task{shard:05d}")
+        source = fingerprint(file)
+        graded, outcomes, missing = grade_file(file, cfg, judge_stem=f"judgements-task{shard:05d}")
         if missing:
             log.warning("%s: %d judgements failed after retries; rerun to retry them", file.name, missing)
             failed += 1
@@ -90,7 +101,7 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
                                       "answered": sum(r.predicted_answer is not None for r in graded),
                                       "correct": sum(r.is_correct for r in graded),
                                       "judged": sum(r.judgement is not None for r in graded),
-                                      "sympy_timeouts": STATS["timeouts"] - before["timeouts"],
+                                      **{f"verdict_{v}": outcomes[str(v)] for v in Verdict},
                                       "input": source})
     if failed:
         return 1

@@ -1,7 +1,9 @@
 """Verdicts on trajectories: the symbolic one for every trajectory, the judge's where configured.
 
 Shared by ``nemo-math grade`` (against the forum reference) and ``nemo-math curate`` (again, against a repaired
-reference). A trajectory is correct when sympy or the judge says so.
+reference). A trajectory is correct when sympy or the judge says so. ``symbolic_correct`` is ``True`` or ``False``
+where the comparison decided, ``None`` where it could not (no answer, unparseable, timed out, refused, error):
+those are counted by the stage and are the ones the judge (mode ``fallback``) is asked about.
 """
 
 from __future__ import annotations
@@ -9,20 +11,27 @@ from __future__ import annotations
 from pathlib import Path
 
 from nemo_math.grading.config import JudgeConfig
-from nemo_math.grading.equivalence import is_equivalent
+from nemo_math.grading.equivalence import Verdict, compare_many
 from nemo_math.grading.judge import JUDGE_MODES, JudgeRequest, judge
 from nemo_math.records import GradedTrajectory, Trajectory
+
+
+def grade_symbolic_many(items: list[tuple[Trajectory, str | None, str | None]], timeout_s: float | None
+                        ) -> tuple[list[GradedTrajectory], list[Verdict]]:
+    """Every ``(trajectory, predicted, reference)`` graded by sympy alone (judge fields cleared), compared in
+    parallel, with each comparison's verdict."""
+    verdicts = compare_many([(p, r) for _, p, r in items], timeout_s)
+    graded = [GradedTrajectory.from_trajectory(
+        t, reference_answer=r, predicted_answer=p, symbolic_correct=(v is Verdict.EQUAL) if v.decided else None,
+        judge_correct=None, judgement=None, is_correct=v is Verdict.EQUAL)
+        for (t, p, r), v in zip(items, verdicts, strict=True)]
+    return graded, verdicts
 
 
 def grade_symbolic(t: Trajectory, predicted: str | None, reference: str | None,
                    timeout_s: float | None) -> GradedTrajectory:
     """``t`` graded against ``reference`` by sympy alone (judge fields cleared)."""
-    symbolic = None
-    if predicted is not None and reference is not None:
-        symbolic = is_equivalent(predicted, reference, timeout_s)
-    return GradedTrajectory.from_trajectory(t, reference_answer=reference, predicted_answer=predicted,
-                                            symbolic_correct=symbolic, judge_correct=None, judgement=None,
-                                            is_correct=bool(symbolic))
+    return grade_symbolic_many([(t, predicted, reference)], timeout_s)[0][0]
 
 
 def needs_judge(g: GradedTrajectory, mode: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from nemo_math.grading import extract_answer
@@ -21,6 +23,16 @@ CASES = [
     ("a complete \\boxed{9} before an unclosed \\boxed{3", "9"),
     ("\\boxed{\\text{(B)}}", "\\text{(B)}"),
     ("\\boxed{x = 5, y = \\frac{1}{2}}", "x = 5, y = \\frac{1}{2}"),
+    # several boxes that together make the answer (issue 16)
+    ("\\boxed{1}, \\boxed{2}, \\boxed{3}", "1, 2, 3"),
+    ("\\boxed{1} and \\boxed{2} and \\boxed{3}", "1, 2, 3"),
+    ("$\\boxed{(2,2)}$ and $\\boxed{(6,2)}$", "(2,2), (6,2)"),
+    ("$$\\boxed{(2, 2)} \\quad \\text{and} \\quad \\boxed{(6, 2)}$$", "(2, 2), (6, 2)"),
+    ("\\(\\boxed{1}\\) or \\(\\boxed{-2}\\).", "1, -2"),
+    ("\\boxed{1}\\boxed{2}", "1, 2"),
+    ("the answer \\boxed{5}\n\n**Final Answer**\n\\boxed{5}", "5"),
+    ("\\boxed{5}\n\\boxed{5}", "5"),
+    ("is \\boxed{3}. So then we see that x and \\boxed{4}", "4"),
 ]
 
 
@@ -61,3 +73,33 @@ def test_only_the_final_channel_counts():
     assert extract_answer(t.final_text) == "2"
     unfinished = Trajectory(**{**t.to_dict(), "messages": t.messages[:2]})
     assert extract_answer(unfinished.final_text) is None
+
+
+def _python_lines(text: str) -> int:
+    """Python lines executed by ``extract_answer(text)``: a count of work that does not depend on the clock."""
+    count = 0
+
+    def tracer(frame, event, arg):
+        nonlocal count
+        if event == "line":
+            count += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        extract_answer(text)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@pytest.mark.parametrize("unit", ["\\boxed{", "\\boxed{\\frac{1}{", "x \\boxed 1 \\boxed{2"])
+def test_extraction_work_is_linear_in_the_text(unit):
+    """Four times the text is about four times the work (a quadratic rescan would be sixteen)."""
+    small, large = _python_lines(unit * 500), _python_lines(unit * 2000)
+    assert large < 6 * small, (small, large)
+
+
+def test_megabytes_of_unclosed_boxes_have_no_answer():
+    assert extract_answer("\\boxed{" * 150_000) is None
+    assert extract_answer("\\boxed{" * 150_000 + "\\boxed{7}") == "7"
