@@ -1,0 +1,1 @@
+"""``nemo-math extract``: problems with checkable answers from raw forums (StackExchange dumps, AoPS threads)."""

@@ -1,0 +1,40 @@
+"""Pre-filter helpers: forum markup to LaTeX-preserving text, the language heuristic, licences."""
+
+from __future__ import annotations
+
+from nemo_math.extract.readers import se_license
+from nemo_math.extract.text import bbcode_to_text, dedup_key, html_to_text, is_english
+
+
+def test_html_keeps_math_and_mathjax_scripts():
+    html = ('<p>Let $a &lt; b$ and</p><script type="math/tex; mode=display">\\sum_{i=1}^n i</script>'
+            '<p>inline <script type="math/tex">x^2</script> and \\(y\\), \\[z\\].</p><ul><li>one</li></ul>')
+    text, image = html_to_text(html)
+    assert "$a < b$" in text and "$$\\sum_{i=1}^n i$$" in text
+    assert "inline $x^2$ and $y$, $$z$$." in text and "- one" in text and not image
+
+
+def test_html_flags_images():
+    assert html_to_text('<p>See</p><img src="x.png">')[1]
+
+
+def test_bbcode_drops_quotes_and_markup_keeps_hidden_solutions():
+    text, image = bbcode_to_text("[quote=a]old[/quote][b]So[/b] [hide=Sol]$x=\\boxed{2}$[/hide]")
+    assert text == "So $x=\\boxed{2}$" and not image
+    assert bbcode_to_text("Area?\n[asy]draw((0,0)--(1,1));[/asy]")[1]
+
+
+def test_language_heuristic():
+    assert is_english("Find the sum of all positive integers $n$ such that $n^2<50$.")
+    assert not is_english("Calcule la somme des entiers de un jusqu'à dix, s'il vous plaît, avec une démonstration.")
+    assert not is_english("Найдите сумму всех целых чисел $n$ таких что $n^2<50$.")
+    assert is_english("$\\int_0^1 x^2 dx$")
+
+
+def test_dedup_key_ignores_case_space_punctuation():
+    assert dedup_key("How many divisors does $360$ have?") == dedup_key("how many  divisors does 360 have")
+
+
+def test_stackexchange_licence_by_date():
+    assert [se_license(d) for d in ("2010-07-20T19:09", "2012-01-02T10:00", "2019-03-04T08:00")] == [
+        "CC BY-SA 2.5", "CC BY-SA 3.0", "CC BY-SA 4.0"]
