@@ -1,12 +1,52 @@
-"""The curation report: counts per step and reason (JSON + Markdown) and PNG histograms a person can look at."""
+"""The curation report: counts per step and reason (JSON + Markdown) and PNG histograms a person can look at,
+with a breakdown by teacher (``Trajectory.teacher``) for multi-teacher runs."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from nemo_math.curation.filters import pass_rates
 from nemo_math.io import atomic_path, write_json, write_text
-from nemo_math.records import MODES, setting_key
+from nemo_math.records import MODES, GradedTrajectory, setting_key
+
+KEPT = "kept"
+
+
+def teacher_breakdown(outcomes: Iterable[tuple[GradedTrajectory, str]]) -> dict[str, dict[str, Any]]:
+    """Per teacher, from (trajectory, ``kept`` or its drop reason) pairs: trajectories, correct and pass rate
+    (against the reference after answer repair), kept, drops by reason and the pass rate per setting."""
+    by_teacher: dict[str, list[tuple[GradedTrajectory, str]]] = defaultdict(list)
+    for t, outcome in outcomes:
+        by_teacher[t.teacher].append((t, outcome))
+    breakdown = {}
+    for teacher, rows in sorted(by_teacher.items()):
+        outcome_counts = Counter(outcome for _, outcome in rows)
+        correct = sum(bool(t.is_correct) for t, _ in rows)
+        breakdown[teacher] = {
+            "trajectories": len(rows), "correct": correct, "pass_rate": round(correct / len(rows), 4),
+            "kept": outcome_counts.pop(KEPT, 0), "dropped": dict(sorted(outcome_counts.items())),
+            "settings": {key: rate.to_dict() for key, rate in pass_rates(t for t, _ in rows).items()}}
+    return breakdown
+
+
+def _teacher_markdown(teachers: dict[str, dict[str, Any]]) -> list[str]:
+    kept = sum(row["kept"] for row in teachers.values()) or 1
+    lines = ["## teachers", "", "Pass rates are against the reference after answer repair.", "",
+             "| teacher | trajectories | correct | pass rate | kept | share of kept | dropped |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    lines += [f"| {name} | {row['trajectories']} | {row['correct']} | {row['pass_rate']:.3f} | {row['kept']} | "
+              f"{row['kept'] / kept:.1%} | {', '.join(f'{r}={n}' for r, n in row['dropped'].items()) or '-'} |"
+              for name, row in teachers.items()]
+    settings = sorted({key for row in teachers.values() for key in row["settings"]})
+    lines += ["", "| teacher | " + " | ".join(settings) + " |", "|---|" + "---:|" * len(settings)]
+    for name, row in teachers.items():
+        cells = [row["settings"].get(key) for key in settings]
+        lines.append(f"| {name} | " + " | ".join(
+            f"{c['accuracy']:.3f} ({c['pass']}/{c['count']})" if c else "-" for c in cells) + " |")
+    return lines + [""]
 
 
 def _plot_lengths(lengths: dict[str, list[int]], path: Path) -> None:
@@ -62,6 +102,8 @@ def _markdown(summary: dict[str, Any]) -> str:
         lines += [f"## {section.replace('_', ' ')}", "", "| | count |", "|---|---:|"]
         lines += [f"| {key} | {value} |" for key, value in summary.get(section, {}).items()]
         lines.append("")
+    if summary.get("teachers"):
+        lines += _teacher_markdown(summary["teachers"])
     lines += ["![lengths](lengths.png)", "", "![pass rates](pass_rates.png)", ""]
     return "\n".join(lines)
 

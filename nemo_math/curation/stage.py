@@ -27,7 +27,7 @@ from nemo_math.config import ConfigError, NemoMathConfig
 from nemo_math.curation.assemble import sft_file_stem, to_sft
 from nemo_math.curation.filters import TRACE_REASONS, pass_rates, too_easy, trace_reason
 from nemo_math.curation.repair import SOURCES, AnswerDecision, decide_reference
-from nemo_math.curation.report import write_report
+from nemo_math.curation.report import KEPT, teacher_breakdown, write_report
 from nemo_math.grading.verdict import add_judgements, grade_symbolic
 from nemo_math.io import (
     atomic_path,
@@ -50,6 +50,7 @@ class Curation:
     kept: set[str]
     counts: dict[str, Counter]
     lengths: dict[str, list[int]]
+    outcomes: list[tuple[GradedTrajectory, str]]  # every trajectory with "kept" or its drop reason
 
 
 def check_config(cfg: NemoMathConfig) -> None:
@@ -100,7 +101,7 @@ def curate(cfg: NemoMathConfig) -> Curation | None:
         log.warning("%d judgements failed after retries; rerun to retry them", missing)
         return None
 
-    result = Curation(decisions, {}, set(), defaultdict(Counter), defaultdict(list))
+    result = Curation(decisions, {}, set(), defaultdict(Counter), defaultdict(list), [])
     counts = result.counts
     counts["problems"]["input"] = len(by_problem)
     for pid, group in by_problem.items():
@@ -112,10 +113,12 @@ def curate(cfg: NemoMathConfig) -> Curation | None:
         if problem_drop:
             counts["dropped_problems"][problem_drop] += 1
             counts["dropped_trajectories"][problem_drop] += len(group)
+            result.outcomes += [(g, problem_drop) for g in group]
             continue
         kept_any = False
         for g in group:
             reason = trace_reason(g, c)
+            result.outcomes.append((g, reason or KEPT))
             if reason:
                 counts["dropped_trajectories"][reason] += 1
                 continue
@@ -178,13 +181,15 @@ def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:
     summary["dropped_trajectories"] = {r: summary["dropped_trajectories"].get(r, 0)
                                        for r in ("no_reference", "too_easy", *TRACE_REASONS)}
     summary["files"] = files
+    summary["teachers"] = teacher_breakdown(result.outcomes)
     rates_by_setting: dict[str, list[float]] = defaultdict(list)
     for rates in result.rates.values():
         for key, rate in rates.items():
             rates_by_setting[key].append(rate.accuracy)
     write_report(out, summary, result.lengths, rates_by_setting)
     mark_done(out, {"sft_records": sum(files.values()), "files": files,
-                    "problems_kept": summary["problems"].get("kept", 0)})
+                    "problems_kept": summary["problems"].get("kept", 0),
+                    "kept_by_teacher": {name: row["kept"] for name, row in summary["teachers"].items()}})
     log.info("kept %d of %d trajectories (%s); report in %s", summary["trajectories"]["kept"],
              summary["trajectories"]["input"], ", ".join(f"{k}={v}" for k, v in files.items()), out / "report.md")
     return 0
