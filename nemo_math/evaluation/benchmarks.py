@@ -3,6 +3,8 @@
 A benchmark spec is ``NAME`` or ``NAME:SUBSET`` (``comp-math-24-25:hmmt-24-25``), where ``NAME`` is
 
 * a benchmark shipped in ``nemo_math/data/benchmarks`` (aime24, aime25, comp-math-24-25),
+* ``synthetic-heldout``: procedural problems of the kinds the tiny pipeline trains on, from the held-out split of
+  :mod:`nemo_math.problems.synthetic` (never in a training set), to check that a tiny student learned anything,
 * a known Hugging Face benchmark (``hmmt_feb25``, ``hle-math``; needs ``pip install nemo-math[hf]`` and network),
 * any JSONL/parquet file with ``problem`` and ``expected_answer``,
 * or any Hugging Face dataset id ``org/name`` with those two fields.
@@ -12,6 +14,7 @@ Every problem's ``data_source`` is the benchmark name and ``metadata.subset`` it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,17 @@ HF_BENCHMARKS: dict[str, HFBenchmark] = {
     "hle-math": HFBenchmark("cais/hle", split="test", problem="question", answer="answer",
                             keep={"category": "Math", "image": ""}),
 }
+
+
+SYNTHETIC_HELDOUT = "synthetic-heldout"
+SYNTHETIC_HELDOUT_COUNT = 200
+
+
+def _synthetic_heldout() -> list[Problem]:
+    from nemo_math.problems import synthetic
+
+    problems = synthetic.generate(SYNTHETIC_HELDOUT_COUNT, synthetic.HELDOUT_SEED, SYNTHETIC_HELDOUT, "heldout")
+    return [dataclasses.replace(p, metadata={**p.metadata, "subset": SYNTHETIC_HELDOUT}) for p in problems]
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -70,7 +84,9 @@ def _from_hf(name: str, source: HFBenchmark) -> list[Problem]:
 def load(spec: str) -> list[Problem]:
     """The problems of one benchmark spec (see the module docstring)."""
     name, subset = split_spec(spec)
-    if name in HF_BENCHMARKS:
+    if name == SYNTHETIC_HELDOUT:
+        problems = _synthetic_heldout()
+    elif name in HF_BENCHMARKS:
         problems = _from_hf(name, HF_BENCHMARKS[name])
     elif Path(name).exists() or (DATA_DIR / f"{name}.jsonl").exists():
         problems = load_benchmark(name)
@@ -89,7 +105,7 @@ def load(spec: str) -> list[Problem]:
 
 
 def known() -> list[str]:
-    return sorted({p.stem for p in DATA_DIR.glob("*.jsonl")} | set(HF_BENCHMARKS))
+    return sorted({p.stem for p in DATA_DIR.glob("*.jsonl")} | set(HF_BENCHMARKS) | {SYNTHETIC_HELDOUT})
 
 
 def load_all(specs: list[str], max_problems: int | None = None) -> list[Problem]:

@@ -2,12 +2,18 @@
 
 Two renderers, both ending in the student's tokenizer:
 
-* ``harmony`` (what the paper trained): each message is rendered to gpt-oss harmony text by ``openai-harmony``
-  (through :mod:`nemo_math.generation.harmony`), and the text of each message is tokenised on its own, so every
-  token belongs to exactly one message and the mask is exact. Messages are rendered one by one rather than with
-  ``render_conversation_for_training``, which drops the analysis (reasoning) messages that SFT must keep. The last
-  assistant message ends in ``<|return|>``, as gpt-oss training data does. No BOS/EOS is added. Every assistant
-  message is trained whole, header included: after the first one the model writes the headers itself.
+* ``harmony`` (what the paper trained): the conversation is rendered to gpt-oss harmony text by ``openai-harmony``
+  (through :mod:`nemo_math.generation.harmony`, message by message, since ``render_conversation_for_training``
+  drops the analysis messages SFT must keep; the last assistant message ends in ``<|return|>``), and the whole
+  text is tokenised in one call, exactly as a server tokenises the completions prompt that
+  :func:`~nemo_math.generation.harmony.render_prompt` builds at inference. One rule for both: tokenising message by
+  message instead splits tokens that a Qwen3-style BPE merges across a message boundary (``|><|``), so the
+  student would see other ids at inference than in training. The harmony text of any inference prompt is a prefix
+  of the training text ending right after ``<|start|>assistant``, where the BPE pre-tokeniser always cuts (letters,
+  then ``<``), so its ids are a prefix of the training ids (tested token by token for every tokenizer shipped).
+  The mask comes from character offsets: a token is trained when it covers any character the model writes at
+  inference, i.e. the assistant messages after the ``<|start|>assistant`` that ends each prompt (the stop token
+  ``<|call|>``/``<|return|>`` included, even when the BPE merges it with the next header).
 * ``chat_template``: the student's own chat template through ``transformers.apply_chat_template`` with a
   training variant whose ``{% generation %}`` markers give the assistant mask (Qwen3: reasoning goes in
   ``<think>``, python calls become ``<tool_call>``, tool outputs ``<tool_response>`` user turns).
@@ -19,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 RENDERERS = ("harmony", "chat_template")
+# bumped whenever a renderer's ids or mask change, so a token store written under an older rule is rebuilt
+RENDER_RULE = 2
 
 PYTHON_TOOL = {"type": "function", "function": {
     "name": "python",
@@ -48,7 +56,7 @@ def pad_token_id(tokenizer) -> int:
 
 
 class HarmonyRenderer:
-    """gpt-oss harmony text, message by message, tokenised by the student tokenizer."""
+    """gpt-oss harmony text of the whole conversation, tokenised at once by the student tokenizer."""
 
     def __init__(self, tokenizer):
         from nemo_math.generation.harmony import load_encoding
@@ -56,24 +64,42 @@ class HarmonyRenderer:
         self.tokenizer = tokenizer
         self.encoding = load_encoding()
 
-    def segments(self, messages: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-        """``(harmony text, trained)`` per message."""
-        from nemo_math.generation.harmony import END, RETURN, to_harmony
+    def text(self, messages: list[dict[str, Any]]) -> tuple[str, list[tuple[int, int]]]:
+        """The harmony text and the character spans the model writes at inference (trained)."""
+        from nemo_math.generation.harmony import ASSISTANT_START, END, RETURN, to_harmony
 
         texts = [self.encoding.decode(self.encoding.render(m)) for m in to_harmony(messages)]
         last = messages[-1] if messages else None
         if last and last["role"] == "assistant" and not last.get("recipient") and texts[-1].endswith(END):
             texts[-1] = texts[-1][: -len(END)] + RETURN
-        return [(t, m["role"] == "assistant") for t, m in zip(texts, messages)]
+        spans: list[tuple[int, int]] = []
+        offset = 0
+        for i, (text, m) in enumerate(zip(texts, messages)):
+            if m["role"] == "assistant":
+                # a completion starts after the prompt's <|start|>assistant; later headers the model writes itself
+                opens = i == 0 or messages[i - 1]["role"] != "assistant"
+                skip = len(ASSISTANT_START) if opens and text.startswith(ASSISTANT_START) else 0
+                spans.append((offset + skip, offset + len(text)))
+            offset += len(text)
+        return "".join(texts), spans
 
     def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None):
-        ids: list[int] = []
-        mask: list[int] = []
-        for text, trained in self.segments(messages):
-            piece = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-            ids.extend(piece)
-            mask.extend([int(trained)] * len(piece))
-        return ids, mask
+        text, spans = self.text(messages)
+        return encode_masked(self.tokenizer, text, spans)
+
+
+def encode_masked(tokenizer, text: str, spans: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """``text`` tokenised as a server tokenises a prompt (one call, the tokenizer's own special tokens), and a mask
+    that is 1 on every token overlapping a span of ``spans`` (sorted, disjoint character ranges)."""
+    import bisect
+
+    out = tokenizer(text, return_offsets_mapping=True)
+    starts = [s for s, _ in spans]
+    mask = []
+    for lo, hi in out["offset_mapping"]:
+        i = bisect.bisect_right(starts, hi - 1) - 1  # the last span starting before the token ends
+        mask.append(int(hi > lo and i >= 0 and spans[i][1] > lo))
+    return list(out["input_ids"]), mask
 
 
 def to_chat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

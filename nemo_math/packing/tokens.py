@@ -22,7 +22,7 @@ import numpy as np
 
 from nemo_math import progress
 from nemo_math.io import iter_dicts, record_files
-from nemo_math.packing.render import build_renderer, pad_token_id
+from nemo_math.packing.render import RENDER_RULE, build_renderer, pad_token_id
 from nemo_math.records import RecordError, SFTRecord
 
 _worker: dict[str, Any] = {}
@@ -165,8 +165,8 @@ def _write_store(input_path: str, tmp: Path, kind: str, tokenizer: str, chat_tem
 def tokenise(input_path: str, out: Path, kind: str, tokenizer: str, chat_template: str | None = None,
              num_workers: int = 2, batch_size: int = 64) -> TokenStore:
     """Render and tokenise every SFT record under ``input_path`` into the store at ``out`` (reused if current)."""
-    settings = {"input": input_fingerprint(input_path), "renderer": kind, "tokenizer": tokenizer,
-                "chat_template": chat_template}
+    settings = {"input": input_fingerprint(input_path), "renderer": kind, "render_rule": RENDER_RULE,
+                "tokenizer": tokenizer, "chat_template": chat_template}
     if TokenStore.exists(out, settings):
         progress.log.info("token store %s is current, reusing it", out)
         return TokenStore(out)

@@ -6,12 +6,17 @@ gives the full program), and ``metadata["difficulty"]`` in 1..5. Answers are str
 fraction in LaTeX (``\\frac{3}{4}``, ``-\\frac{1}{2}``). Generation is deterministic in ``seed`` and never repeats
 a problem text. A real dataset has no such thing: this exists so that every later stage can be checked end to
 end on a CPU with answers that are right by construction.
+
+Problem texts are split by a hash of the text into ``train`` (what the pipeline trains on, nine in ten) and
+``heldout`` (the ``synthetic-heldout`` evaluation benchmark: problems of the same kinds the student never saw),
+so the two are disjoint for any seed and count by construction.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import zlib
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -129,8 +134,19 @@ TEMPLATES: dict[str, list[Template]] = {
 }
 
 
-def generate(count: int, seed: int = 0, name: str = "synthetic") -> list[Problem]:
-    """``count`` distinct problems, the same ones for the same ``seed``."""
+SPLITS = ("train", "heldout")
+HELDOUT_SEED = 1_000_003  # the held-out benchmark's own draw (its ids never collide with a training run's)
+
+
+def split_of(text: str) -> str:
+    """``heldout`` for one problem text in ten (a stable hash), ``train`` for the rest."""
+    return "heldout" if zlib.crc32(text.encode()) % 10 == 0 else "train"
+
+
+def generate(count: int, seed: int = 0, name: str = "synthetic", split: str = "train") -> list[Problem]:
+    """``count`` distinct problems of ``split``, the same ones for the same ``seed``."""
+    if split not in SPLITS:
+        raise ValueError(f"synthetic: split {split!r}: expected one of {', '.join(SPLITS)}")
     rng = random.Random(seed)
     topics = sorted(TEMPLATES)
     problems: list[Problem] = []
@@ -138,11 +154,11 @@ def generate(count: int, seed: int = 0, name: str = "synthetic") -> list[Problem
     attempts = 0
     while len(problems) < count:
         attempts += 1
-        if attempts > 20 * count + 100:
+        if attempts > 200 * count + 1000:
             raise ValueError(f"synthetic: could not draw {count} distinct problems (got {len(problems)})")
         topic = topics[attempts % len(topics)]  # round robin; a topic that repeats itself yields its turn
         text, expression, difficulty = rng.choice(TEMPLATES[topic])(rng)
-        if text in seen:
+        if text in seen or split_of(text) != split:
             continue
         seen.add(text)
         problems.append(Problem(

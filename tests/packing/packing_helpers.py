@@ -51,3 +51,32 @@ def make_messages(mode: str = "high", answer: str = "2", reasoning: str = "add")
             msg("tool", "2", None, None, "python"), msg("assistant", "so 2", "analysis"),
             msg("assistant", f"\\boxed{{{answer}}}", "final")]
 
+
+
+def build_bpe_tokenizer(path: Path) -> Path:
+    """A byte-level BPE (Qwen3's pre-tokenising regex) trained on harmony text with no harmony special tokens, as
+    Qwen3 has none: it merges ``|><|`` across message boundaries, the case that makes message-by-message and
+    whole-text tokenisation differ."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    from nemo_math.generation.harmony import load_encoding, to_harmony
+
+    enc = load_encoding()
+    texts = ["".join(enc.decode(enc.render(m)) for m in to_harmony(make_messages(mode, str(answer), reasoning)))
+             for mode in ("high", "low") for answer in range(10) for reasoning in ("add", "sum it", "so")]
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN3_PATTERN), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer)
+    PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<|endoftext|>").save_pretrained(path)
+    return path
+
+
+# Qwen2/Qwen3's pre-tokeniser pattern (public in their tokenizer.json)
+QWEN3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")

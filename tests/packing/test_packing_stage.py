@@ -128,3 +128,18 @@ def test_parallel_tokenising_matches_in_process(tmp_path, char_tokenizer_dir):
     (store / "settings.json").unlink()  # force a rebuild
     assert pack(tmp_path, char_tokenizer_dir, "pack.renderer=chat_template") == 0
     assert ((store / "ids.bin").read_bytes(), np.load(store / "index.npz")["uuids"].tolist()) == parallel
+
+
+def test_token_store_of_an_older_render_rule_is_rebuilt(tmp_path, char_tokenizer_dir):
+    """A store tokenised under an older rendering rule (e.g. harmony message by message) is not reused."""
+    from nemo_math.packing.tokens import tokenise
+
+    records = make_records(tmp_path, n=6)
+    out = tmp_path / "tokens"
+    tokenise(str(records), out, "harmony", str(char_tokenizer_dir), num_workers=0)
+    settings = json.loads((out / "settings.json").read_text())
+    (out / "ids.bin").write_bytes(b"")  # what a stale store would hold
+    (out / "settings.json").write_text(json.dumps({**settings, "render_rule": settings["render_rule"] - 1}))
+    store = tokenise(str(records), out, "harmony", str(char_tokenizer_dir), num_workers=0)
+    assert json.loads((out / "settings.json").read_text()) == settings
+    assert len(store.ids) == store.offsets[-1] > 0

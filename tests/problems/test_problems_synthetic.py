@@ -7,6 +7,7 @@ import sys
 from collections import Counter
 from fractions import Fraction
 
+import pytest
 from nemo_math.problems.synthetic import TEMPLATES, evaluate, format_answer, generate, python_program
 
 
@@ -42,3 +43,23 @@ def test_format_answer():
     assert format_answer(Fraction(6, 8)) == "\\frac{3}{4}"
     assert format_answer(Fraction(-1, 2)) == "-\\frac{1}{2}"
     assert format_answer(Fraction(10, 5)) == "2"
+
+
+def test_heldout_split_never_overlaps_training():
+    """The ``synthetic-heldout`` benchmark is disjoint from any training draw (the split is a hash of the text),
+    and of the same kinds: every topic appears, and answers are still the python values."""
+    from nemo_math.evaluation.benchmarks import load
+    from nemo_math.problems.synthetic import split_of
+
+    heldout = load("synthetic-heldout")
+    assert [p.to_dict() for p in heldout] == [p.to_dict() for p in load("synthetic-heldout")]
+    assert len({p.problem for p in heldout}) == len(heldout) >= 100
+    assert {p.metadata["topic"] for p in heldout} == {p.metadata["topic"] for p in generate(300, seed=0)}
+    assert all(p.data_source == p.metadata["subset"] == "synthetic-heldout" for p in heldout)
+    assert all(p.expected_answer == format_answer(evaluate(p.metadata["python"])) for p in heldout[:50])
+    training = {p.problem for seed in range(3) for p in generate(1000, seed=seed)}
+    assert not training & {p.problem for p in heldout}
+    assert {split_of(t) for t in training} == {"train"}
+    assert {split_of(p.problem) for p in generate(50, seed=0, split="heldout")} == {"heldout"}
+    with pytest.raises(ValueError, match="split"):
+        generate(5, split="test")
