@@ -17,6 +17,7 @@ from nemo_math.records import RecordError
 
 # subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "extract": ("nemo_math.extract.stage", "problems with checkable answers from raw forums (SE, AoPS)"),
     "problems": ("nemo_math.problems.stage", "normalise, dedup, decontaminate and mix problem sets"),
     "sandbox": ("nemo_math.sandbox.server", "serve the Python sandbox over HTTP for a cluster"),
     "generate": ("nemo_math.generation.stage", "teacher solutions in every mode, with and without Python"),

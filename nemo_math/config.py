@@ -20,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 from nemo_math.conversion.config import ConvertConfig
 from nemo_math.curation.config import CurateConfig
 from nemo_math.evaluation.config import EvaluateConfig
+from nemo_math.extract.config import ExtractConfig
 from nemo_math.generation.config import GenerateConfig
 from nemo_math.grading.config import GradeConfig
 from nemo_math.packing.config import PackConfig
@@ -39,7 +40,8 @@ if not OmegaConf.has_resolver("pkgdata"):
 
 @dataclass
 class PipelineConfig:
-    """Which stages ``nemo-math pipeline`` runs, in order; a stage whose output is complete is skipped."""
+    """Which stages ``nemo-math pipeline`` runs, in order; a stage whose output is complete is skipped. Add
+    ``extract`` in front to build the problems from raw forums first (``extract.sources``)."""
 
     stages: list[str] = field(default_factory=lambda: [
         "problems", "generate", "grade", "curate", "pack", "train", "convert", "evaluate"])
@@ -50,6 +52,7 @@ class PipelineConfig:
 class NemoMathConfig:
     run_dir: str = "outputs"
     seed: int = 0
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     problems: ProblemsConfig = field(default_factory=ProblemsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)

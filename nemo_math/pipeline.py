@@ -29,7 +29,8 @@ from nemo_math.io import is_done, read_json, write_json, write_text
 log = progress.log
 
 # pipeline stage -> the config section holding its output_dir (the CLI command has the stage's name)
-STAGES = ("problems", "generate", "grade", "curate", "pack", "train", "convert", "evaluate")
+# "extract" (raw forums -> problems) runs first when pipeline.stages lists it; the default list leaves it out
+STAGES = ("extract", "problems", "generate", "grade", "curate", "pack", "train", "convert", "evaluate")
 
 
 @dataclass

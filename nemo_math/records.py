@@ -205,7 +205,8 @@ class Trajectory(Record):
     expected_answer: str | None = None
     data_source: str = "unknown"
     model: str = ""
-    finish_reason: str = "final"  # final | length | max_code_executions | wall_time | error
+    teacher: str = ""  # its teacher's name (generate.teachers); records written before it read as their model
+    finish_reason: str = "final"  # final | length | context_length | max_code_executions | wall_time | error
     num_tool_calls: int = 0
     num_tool_errors: int = 0
     num_tool_timeouts: int = 0
@@ -214,6 +215,9 @@ class Trajectory(Record):
     elapsed_s: float = 0.0
     error: str | None = None
     problem_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.teacher = self.teacher or self.model
 
     @staticmethod
     def make_job_id(problem_id: str, mode: str, with_tool: bool, seed: int) -> str:

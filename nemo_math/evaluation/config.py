@@ -6,16 +6,20 @@ Generation settings mirror ``generate`` (same client, TIR loop and job runner); 
 
 from dataclasses import dataclass, field
 
-from nemo_math.generation.config import ClientConfig
+from nemo_math.generation.config import ClientConfig, LocalServerConfig
 
 
 def _student_client() -> ClientConfig:
     return ClientConfig(model="student")
 
 
+def _student_server() -> LocalServerConfig:
+    return LocalServerConfig(model_path="${evaluate.model}", problems=None)
+
+
 @dataclass
 class EvaluateConfig:
-    model: str = "${convert.output_dir}"  # the student's HF folder (served by local_backend, or by your server)
+    model: str = "${convert.output_dir}"  # the student's HF folder (served by local_server, or by your server)
     model_name: str = "student"  # the model's name in the report
     output_dir: str = "${run_dir}/evaluate"
     benchmarks: list[str] = field(default_factory=lambda: ["aime24", "aime25"])  # NAME[:SUBSET], file, HF id
@@ -31,6 +35,7 @@ class EvaluateConfig:
     max_code_executions: int = 100
     max_wall_time_s: float | None = None
     client: ClientConfig = field(default_factory=_student_client)
-    local_backend: str | None = None  # hf: serve ``model`` on 127.0.0.1 with transformers (CPU, tiny models)
+    # a server started for the run (backend hf | vllm | sglang | transformers, see generate.local_server)
+    local_server: LocalServerConfig = field(default_factory=_student_server)
     collapse_min_separation: float = 0.75  # flag a mode whose length separation from high falls below this
     length_percentiles: list[int] = field(default_factory=lambda: [50, 90, 99])

@@ -2,7 +2,8 @@
 
 1. Generation goes through the data stage's engine (:mod:`nemo_math.generation.stage`: the same client, TIR loop,
    sandbox and exactly-once job runner), so a killed evaluation resumes where it stopped and ``--shard`` splits
-   it over SLURM array tasks. With ``evaluate.local_backend: hf`` the student's HF folder is served on 127.0.0.1.
+   it over SLURM array tasks. With ``evaluate.local_server.backend`` set (``hf``, ``vllm``, ``sglang``,
+   ``transformers``) the student's HF folder is served on 127.0.0.1 for the run and stopped after.
 2. Grading: symbolic by default; the LLM judge too for ``judge_benchmarks`` (HLE-math).
 3. Metrics per benchmark subset x mode x tool, the mode-collapse monitor and the report (markdown + PNG).
 
@@ -10,8 +11,9 @@
 
 Usage::
 
-    # a laptop: serve the converted student with transformers on 127.0.0.1
-    nemo-math evaluate -c tiny evaluate.local_backend=hf evaluate.max_problems=2 evaluate.num_samples=2
+    # a laptop: serve the converted student with transformers on 127.0.0.1 (or vLLM's CPU build)
+    nemo-math evaluate -c tiny evaluate.local_server.backend=hf evaluate.max_problems=2 evaluate.num_samples=2
+    nemo-math evaluate -c tiny evaluate.local_server.backend=vllm evaluate.local_server.python=.venv-vllm/bin/python
     # a cluster: vllm serve <run_dir>/hf --served-model-name student, then
     nemo-math evaluate -c qwen3_8b evaluate.client.base_urls=[http://node1:8000/v1,http://node2:8000/v1]
 """
@@ -51,14 +53,12 @@ def load_problems(cfg: NemoMathConfig) -> list[Problem]:
 
 def generation_config(cfg: NemoMathConfig) -> NemoMathConfig:
     """The root config with ``generate`` set to the evaluation's generation settings."""
-    from nemo_math.generation.config import LocalServerConfig
-
     e = cfg.evaluate
     generate = dataclasses.replace(
         cfg.generate, input="", output_dir=str(Path(e.output_dir) / GENERATIONS), num_samples=e.num_samples,
         modes=list(e.modes), tools=list(e.tools), transport=e.transport, temperature=e.temperature, top_p=e.top_p,
         max_tokens=e.max_tokens, max_code_executions=e.max_code_executions, max_wall_time_s=e.max_wall_time_s,
-        client=e.client, local_server=LocalServerConfig(backend=e.local_backend, model_path=e.model, problems=None))
+        client=e.client, local_server=e.local_server, teachers=[])
     return dataclasses.replace(cfg, generate=generate)
 
 
@@ -76,7 +76,12 @@ def run_generation(cfg: NemoMathConfig, problems: list[Problem], shard: int, num
     finished = done_keys(out, pattern=pattern)
     if any(job.id not in finished for job in generation.select_shard(jobs, shard, num_shards)):
         with generation.model_server(gcfg) as client_cfg, generation.open_sandbox(gcfg) as sandbox:
-            summary = asyncio.run(generation.generate(gcfg, jobs, client_cfg, sandbox, shard, num_shards))
+            try:
+                summary = asyncio.run(generation.generate(gcfg, jobs, client_cfg, sandbox, shard, num_shards))
+            except generation.ServerDead as err:
+                log.error("evaluate: the student's server is dead (finished samples are kept): %s", err)
+                return False
+        log.info("evaluate: finish reasons %s", summary.finish_reasons)
         if summary.failed:
             log.warning("%d generations failed (first: %s); rerun to retry them", summary.failed, summary.errors[:1])
         finished = done_keys(out, pattern=pattern)

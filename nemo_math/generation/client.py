@@ -7,7 +7,15 @@ It wraps one ``openai.AsyncOpenAI`` per server URL and adds what a long generati
 * retries with exponential backoff and jitter on 429, 5xx, timeouts, dropped connections and malformed
   responses, moving to another server when there is one. We do this ourselves (``max_retries=0`` in the
   openai client) because the built-in retry stays on the server that just failed and cannot skip a dead one;
-* a per-request timeout, and counters (requests, retries, tokens) for progress bars and summaries.
+* a per-request timeout, and counters (requests, retries, tokens) for progress bars and summaries;
+* a dead server told from a failing request: after a failure the server's ``/health`` is probed; when no server
+  answers, :class:`ServerDead` is raised after a few tries (the run stops: every other job would fail too),
+  while a request that keeps failing on a healthy server raises :class:`RequestFailed` (that job alone fails);
+* context length: a 400 "maximum context length" is not retried as is. When the prompt fits but
+  ``max_tokens`` does not (vLLM checks prompt + max_tokens), it is retried once with ``max_tokens`` cut to
+  what is left; when the prompt itself does not fit, :class:`ContextLengthError` is raised;
+* the server's own request fields (``cfg.extra_body``, e.g. vLLM's ``skip_special_tokens``) on every
+  request, and the sampling ``seed`` only when ``cfg.seed``.
 
 HTTP goes through aiohttp (``openai.DefaultAioHttpClient``, the ``httpx-aiohttp`` transport): httpx's own
 connection pool costs O(connections) per request, which at 512 in flight made the client, not the server, the
@@ -20,6 +28,9 @@ import asyncio
 import itertools
 import json
 import random
+import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +41,13 @@ from nemo_math.generation.config import ClientConfig
 from nemo_math.progress import log
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+DEAD_RETRIES = 3  # attempts before giving up when no server answers /health
+# vLLM: "maximum context length is 256 tokens. However, your prompt contains at least 257 input tokens" (the
+# prompt does not fit) and "max_tokens=300 cannot be greater than max_model_len=256" (it does; older vLLM:
+# "... and your request has 30 input tokens"); SGLang: "... is longer than the model's context length"
+CONTEXT_RE = re.compile(r"context length|max_model_len|context_length_exceeded", re.I)
+CONTEXT_NUMBERS_RE = re.compile(r"maximum context length is (\d+) tokens.*?(\d+) input tokens", re.I | re.S)
+MAX_TOKENS_RE = re.compile(r"max_tokens=\d+ cannot be greater than max_model_len=(\d+)", re.I)
 
 
 class MalformedResponse(RuntimeError):
@@ -38,6 +56,39 @@ class MalformedResponse(RuntimeError):
 
 class RequestFailed(RuntimeError):
     """A request still failed after every retry; ``__cause__`` holds the last error."""
+
+
+class ServerDead(RequestFailed):
+    """No server answers ``/health``: every request would fail, so the run should stop."""
+
+
+class ContextLengthError(RuntimeError):
+    """The prompt does not fit in the server's context (HTTP 400 "maximum context length")."""
+
+
+def context_limits(err: BaseException) -> tuple[int, int] | None | bool:
+    """For a context-length 400: ``(context, input_tokens)`` when the server says them, else True; None when
+    ``err`` is not a context-length error."""
+    if not isinstance(err, openai.APIStatusError) or err.status_code not in (400, 413, 422):
+        return None
+    text = str(err)
+    if not CONTEXT_RE.search(text):
+        return None
+    if match := CONTEXT_NUMBERS_RE.search(text):
+        return int(match.group(1)), int(match.group(2))
+    if match := MAX_TOKENS_RE.search(text):
+        return int(match.group(1)), 0
+    return True
+
+
+def healthy(root: str, timeout_s: float = 10.0, slow_is_alive: bool = False) -> bool:
+    """Whether ``root/health`` answers 200 (vLLM, SGLang, transformers serve and our server all have it);
+    with ``slow_is_alive`` a probe that times out counts as alive (a loaded server is not a dead one)."""
+    try:
+        with urllib.request.urlopen(f"{root.rstrip('/')}/health", timeout=timeout_s) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        return slow_is_alive and isinstance(getattr(err, "reason", err), TimeoutError)
 
 
 @dataclass
@@ -122,24 +173,24 @@ class GenerationClient:
         ``extra_body`` merged into the JSON body, e.g. vLLM sampling options)."""
         kwargs: dict[str, Any] = dict(messages=messages, max_tokens=max_tokens, temperature=temperature,
                                       top_p=top_p)
-        if seed is not None:
+        if seed is not None and self.cfg.seed:
             kwargs["seed"] = seed
         if tools:
             kwargs["tools"] = tools
         if reasoning_effort:
             kwargs["reasoning_effort"] = reasoning_effort
-        return await self._request("chat", {**kwargs, **(extra_body or {})})
+        return await self._request("chat", {**kwargs, **(self.cfg.extra_body or {}), **(extra_body or {})})
 
     async def complete(self, prompt: str, *, max_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
                        seed: int | None = None, stop: list[str] | None = None,
                        extra_body: dict[str, Any] | None = None) -> Completion:
-        """A raw text Completions request (the prompt is sent as is)."""
+        """A raw text Completions request (the prompt is sent as is, with the server's ``cfg.extra_body``)."""
         kwargs: dict[str, Any] = dict(prompt=prompt, max_tokens=max_tokens, temperature=temperature, top_p=top_p)
-        if seed is not None:
+        if seed is not None and self.cfg.seed:
             kwargs["seed"] = seed
         if stop:
             kwargs["stop"] = stop
-        return await self._request("completions", {**kwargs, **(extra_body or {})})
+        return await self._request("completions", {**kwargs, **(self.cfg.extra_body or {}), **(extra_body or {})})
 
     # ----------------------------------------------------------------------------------------- internals
     def _pick(self, avoid: int | None) -> int:
@@ -154,6 +205,7 @@ class GenerationClient:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.cfg.max_in_flight)
         failed: int | None = None
+        cut_max_tokens = False
         async with self._slots:
             for attempt in itertools.count():
                 index = self._pick(failed)
@@ -161,8 +213,20 @@ class GenerationClient:
                 try:
                     result = await self._send(self._servers[index], kind, kwargs)
                 except Exception as err:  # noqa: BLE001 - sorted into retryable or not right below
-                    if not is_retryable(err) or attempt >= self.cfg.max_retries:
+                    limits = context_limits(err)
+                    if isinstance(limits, tuple) and limits[1] < limits[0] and not cut_max_tokens:
+                        kwargs = {**kwargs, "max_tokens": min(kwargs["max_tokens"], limits[0] - limits[1])}
+                        cut_max_tokens = True  # the prompt fits; ask for what is left of the context
+                        continue
+                    if limits is not None:
                         self.stats.failures += 1
+                        raise ContextLengthError(f"{self.cfg.base_urls[index]}: {err}") from err
+                    dead = is_retryable(err) and not await self._alive()
+                    if not is_retryable(err) or attempt >= (DEAD_RETRIES - 1 if dead else self.cfg.max_retries):
+                        self.stats.failures += 1
+                        if dead:
+                            raise ServerDead(f"no server answers /health ({', '.join(self.cfg.base_urls)}); last "
+                                             f"error: {type(err).__name__}: {err}") from err
                         if is_retryable(err):
                             raise RequestFailed(f"{self.cfg.base_urls[index]}: gave up after {attempt + 1} "
                                                 f"attempts: {type(err).__name__}: {err}") from err
@@ -184,6 +248,13 @@ class GenerationClient:
                 self.stats.completion_tokens += result.completion_tokens
                 return result
         raise AssertionError("unreachable")
+
+    async def _alive(self) -> bool:
+        """Whether any server answers ``/health``."""
+        for url in self.cfg.base_urls:
+            if await asyncio.to_thread(healthy, url.rstrip("/").removesuffix("/v1"), slow_is_alive=True):
+                return True
+        return False
 
     async def _send(self, server: openai.AsyncOpenAI, kind: str, kwargs: dict[str, Any]) -> Completion:
         # ``post`` with ``cast_to=object`` is the openai client's raw-JSON path: same auth, URLs, timeouts and

@@ -6,7 +6,9 @@ bounded concurrency and appends each result to this shard's :class:`nemo_math.io
 completes. A result is on disk (fsynced) before it counts as done, so a ``kill -9`` at any moment loses only
 jobs in flight, which the next run redoes: no duplicate, no lost record.
 
-A job whose worker raises is logged and counted as failed, not written, so the next run retries it.
+A job whose worker raises is logged and counted as failed, not written, so the next run retries it; an
+exception of the ``fatal`` kinds (a dead server: every other job would fail too) stops the run at once and is
+re-raised, the finished jobs kept. Results with a ``finish_reason`` are counted by it in the summary.
 Sharding hashes the job id, so a job's shard does not depend on the order or number of other jobs.
 """
 
@@ -41,6 +43,7 @@ class RunSummary:
     done: int = 0  # finished in this run
     failed: int = 0  # raised in this run (retried by the next run)
     completion_tokens: int = 0
+    finish_reasons: dict[str, int] = field(default_factory=dict)  # of the jobs finished in this run
     elapsed_s: float = 0.0
     errors: list[str] = field(default_factory=list)  # the first few failures, "job_id: error"
 
@@ -68,7 +71,7 @@ def log_path(output_dir: str | Path, stem: str, shard: int, num_shards: int) -> 
 async def run_jobs(jobs: Iterable[Job], worker: Callable[[Job], Awaitable[Record | dict[str, Any]]],
                    output_dir: str | Path, *, shard: int = 0, num_shards: int = 1, concurrency: int = 512,
                    key: str = "job_id", stem: str = "results", description: str = "jobs",
-                   fsync: bool = True) -> RunSummary:
+                   fsync: bool = True, fatal: tuple[type[BaseException], ...] = ()) -> RunSummary:
     """Run every not-yet-done job of ``shard`` and append each result (whose ``key`` must equal the job id)
     to ``output_dir/<stem>-<shard>-of-<num_shards>.jsonl``."""
     all_jobs = select_shard(jobs, shard, num_shards)
@@ -97,6 +100,8 @@ async def run_jobs(jobs: Iterable[Job], worker: Callable[[Job], Awaitable[Record
                 data = result.to_dict() if isinstance(result, Record) else dict(result)
                 if data.get(key) != job.id:
                     raise RecordError(key, f"worker returned {data.get(key)!r} for job {job.id!r}")
+            except fatal:
+                raise
             except Exception as err:  # noqa: BLE001 - one failed job must not stop the others
                 summary.failed += 1
                 if len(summary.errors) < MAX_LOGGED_ERRORS:
@@ -107,13 +112,21 @@ async def run_jobs(jobs: Iterable[Job], worker: Callable[[Job], Awaitable[Record
             out.append(data)
             summary.done += 1
             summary.completion_tokens += int(data.get("completion_tokens") or 0)
+            if data.get("finish_reason"):
+                reason = str(data["finish_reason"])
+                summary.finish_reasons[reason] = summary.finish_reasons.get(reason, 0) + 1
             advance(1, description=_status(label, summary, start))
 
         async def lane() -> None:
             for job in pending:  # lanes share one iterator: each job is taken exactly once
                 await run_one(job)
 
-        await asyncio.gather(*(lane() for _ in range(max(1, min(concurrency, len(todo))))))
+        try:
+            async with asyncio.TaskGroup() as lanes:  # a fatal error cancels the other lanes
+                for _ in range(max(1, min(concurrency, len(todo)))):
+                    lanes.create_task(lane())
+        except BaseExceptionGroup as group:
+            raise group.exceptions[0] from None
     summary.elapsed_s = time.monotonic() - start
     return summary
 

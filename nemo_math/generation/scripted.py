@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from fractions import Fraction
 from typing import Any
 
+from nemo_math.extract import scripted as extract_scripted
 from nemo_math.generation.harmony import PROMPT_SUFFIX, has_python_tool, message, mode_of
 from nemo_math.problems.synthetic import PYTHON_PRELUDE, evaluate, format_answer
 from nemo_math.records import Problem, stable_id
@@ -51,6 +52,9 @@ class ScriptedTeacher:
         self.scale = scale
 
     def next_turn(self, messages: list[dict[str, Any]], seed: int | None) -> list[dict[str, Any]]:
+        extract_reply = extract_scripted.reply(messages)  # the extract stage's prompts (nemo_math/extract)
+        if extract_reply is not None:
+            return [message("assistant", extract_reply, "final")]
         mode = mode_of(messages) or "medium"
         with_tool = has_python_tool(messages)
         user = next((m["content"] for m in messages if m["role"] == "user"), "")

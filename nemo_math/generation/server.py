@@ -120,19 +120,26 @@ class HFBackend:
         self._lock = threading.Lock()
 
     def _generate(self, prompt: str, body: dict[str, Any]) -> tuple[str, str, int, int]:
+        """Sample a continuation; special tokens stay in the text (harmony ``<|channel|>`` headers, the
+        ``<|call|>``/``<|return|>`` stops), as vLLM with ``skip_special_tokens: false``; a final EOS is dropped."""
         import torch
 
         ids = self.tokenizer(prompt, return_tensors="pt").input_ids
         limit = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
+        stops = body.get("stop") or []
+        stops = [stops] if isinstance(stops, str) else list(stops)
         with self._lock, torch.no_grad():
             torch.manual_seed(int(body.get("seed") or 0))
             temperature = float(body.get("temperature", 1.0))
             out = self.model.generate(ids, max_new_tokens=limit, do_sample=temperature > 0,
                                       temperature=max(temperature, 1e-5), top_p=float(body.get("top_p", 1.0)),
-                                      pad_token_id=self.tokenizer.eos_token_id)
-        new = out[0, ids.shape[1]:]
+                                      pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+                                      stop_strings=stops or None, tokenizer=self.tokenizer if stops else None)
+        new = out[0, ids.shape[1]:].tolist()
         finish = "length" if len(new) >= limit else "stop"
-        return self.tokenizer.decode(new, skip_special_tokens=True), finish, ids.shape[1], len(new)
+        if new and new[-1] == self.tokenizer.eos_token_id and self.tokenizer.eos_token not in stops:
+            new, finish = new[:-1], "stop"
+        return self.tokenizer.decode(new, skip_special_tokens=False), finish, ids.shape[1], len(new)
 
     async def complete(self, body: dict[str, Any]) -> Reply:
         text, finish, p, c = await asyncio.to_thread(self._generate, body.get("prompt") or "", body)
@@ -198,9 +205,14 @@ def _completion_body(reply: Reply, model: str) -> dict[str, Any]:
                          "stop_reason": reply.stop_reason, "logprobs": None}]}
 
 
-def make_app(backend: Any, model: str = "scripted", faults: Faults | None = None,
-             latency_s: float = 0.0) -> web.Application:
-    """The HTTP app; ``latency_s`` delays every answer (to make runs last long enough to be killed)."""
+def _context_error(message: str) -> web.Response:
+    return web.json_response({"error": {"message": message, "type": "BadRequestError", "code": 400}}, status=400)
+
+
+def make_app(backend: Any, model: str = "scripted", faults: Faults | None = None, latency_s: float = 0.0,
+             max_model_len: int | None = None) -> web.Application:
+    """The HTTP app; ``latency_s`` delays every answer (to make runs last long enough to be killed);
+    ``max_model_len`` rejects requests past it with vLLM's 400s (prompt too long, max_tokens too large)."""
     faults = faults or Faults()
 
     async def with_fault(request: web.Request, answer) -> web.StreamResponse:
@@ -215,7 +227,14 @@ def make_app(backend: Any, model: str = "scripted", faults: Faults | None = None
         if kind == "hang":
             await asyncio.sleep(3600)
         body = await request.json()
-        payload = json.dumps(await answer(body)).encode()
+        if max_model_len and int(body.get("max_tokens") or 0) > max_model_len:
+            return _context_error(f"max_tokens={body['max_tokens']} cannot be greater than "
+                                  f"max_model_len={max_model_len}. Please request fewer output tokens.")
+        data = await answer(body)
+        if max_model_len and data["usage"]["prompt_tokens"] > max_model_len:
+            return _context_error(f"This model's maximum context length is {max_model_len} tokens. However, your "
+                                  f"prompt contains at least {data['usage']['prompt_tokens']} input tokens.")
+        payload = json.dumps(data).encode()
         if kind == "malformed":
             return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
         if kind == "drop":
@@ -313,11 +332,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="chance of a random fault afterwards")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--latency-s", type=float, default=0.0, help="delay every answer by this much")
+    parser.add_argument("--max-model-len", type=int, help="answer 400 past this context, as vLLM does")
     args = parser.parse_args(argv)
     backend = make_backend(args.backend, args.problems, args.model_path, args.tokenizer)
     faults = Faults([k for k in args.fault_plan.split(",") if k], args.fault_rate, args.fault_seed)
     load_encoding()
-    asyncio.run(serve(make_app(backend, args.model, faults, args.latency_s), args.host, args.port))
+    asyncio.run(serve(make_app(backend, args.model, faults, args.latency_s, args.max_model_len), args.host, args.port))
 
 
 async def serve(app: web.Application, host: str, port: int) -> None:

@@ -10,6 +10,8 @@ Token counts come from the server's usage: ``prompt_tokens`` and ``completion_to
 trajectory's requests (what the server processed and generated).
 
 A request that fails after the client's retries raises: the job is then not written and the next run redoes it.
+A prompt that outgrows the server's context (at the first turn or mid-way) ends the trajectory with
+``finish_reason: context_length``: a rerun would hit the same wall, so the job is recorded, not retried.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from nemo_math.generation.client import ContextLengthError
 from nemo_math.generation.harmony import initial_messages, message
 from nemo_math.generation.transports import Transport
 from nemo_math.records import Problem, Trajectory, stable_id
@@ -72,6 +75,9 @@ async def _loop(traj: Trajectory, transport: Transport, sandbox: Any, settings: 
                                                           max_tokens=remaining, seed=request_seed))
         except TimeoutError:
             return "wall_time"
+        except ContextLengthError as err:
+            traj.error = str(err)[:500]
+            return "context_length"
         traj.messages.extend(turn.messages)
         traj.prompt_tokens += turn.prompt_tokens
         traj.completion_tokens += turn.completion_tokens

@@ -5,7 +5,11 @@
   does for gpt-oss), for any model trained on harmony text (the teacher, or our Qwen3 students).
 * :class:`ChatTransport` sends OpenAI chat messages with a ``python`` function tool and ``reasoning_effort`` to
   ``/v1/chat/completions`` (what vLLM/SGLang serve with a tool parser); reasoning comes back as
-  ``reasoning_content``.
+  ``reasoning_content``. Our system turn (reasoning mode, tool) is sent as a ``system`` message, so the mode
+  reaches any model, not only gpt-oss servers that rebuild it from ``reasoning_effort``
+  (``client.chat_system: false`` leaves it to them). A reply whose content is harmony text (a harmony-trained
+  student behind a plain chat template) is parsed as the completions transport parses it, so the same text is
+  classed the same way by both.
 
 Both return a :class:`Turn` in our harmony-style message dicts, so the TIR loop does not care which is used.
 The chat <-> dict conversions live here too: the test server speaks the same mapping back.
@@ -18,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nemo_math.generation.client import Completion, GenerationClient
-from nemo_math.generation.harmony import (CALL, RETURN, initial_messages, message, mode_of, parse_completion,
-                                          render_prompt)
+from nemo_math.generation.harmony import (CALL, RETURN, START, from_harmony, initial_messages, load_encoding,
+                                          message, mode_of, parse_completion, render_prompt)
 
+HARMONY_MARKUP = "<|message|>"
 PYTHON_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
@@ -65,11 +70,11 @@ class CompletionsTransport:
 
     async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
                    seed: int | None) -> Turn:
-        # keep the harmony headers in the text (vLLM/SGLang option) and stop at <|call|> / <|return|>; stop
-        # strings, not token ids, so a student with another vocabulary (Qwen3) is served the same way
+        # stop at <|call|> / <|return|>: stop strings, not token ids, so a student with another vocabulary (Qwen3)
+        # is served the same way; the client adds the server's fields that keep the harmony headers in the text
         out = await self.client.complete(render_prompt(messages), max_tokens=max_tokens,
                                          temperature=self.temperature, top_p=self.top_p, seed=seed,
-                                         stop=[CALL, RETURN], extra_body={"skip_special_tokens": False})
+                                         stop=[CALL, RETURN])
         new = parse_completion(out.text) if out.text else []
         return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
 
@@ -82,9 +87,9 @@ class ChatTransport:
 
     async def step(self, messages: list[dict[str, Any]], *, with_tool: bool, max_tokens: int,
                    seed: int | None) -> Turn:
-        out = await self.client.chat(to_chat(messages), max_tokens=max_tokens, temperature=self.temperature,
-                                     top_p=self.top_p, seed=seed, tools=[PYTHON_TOOL] if with_tool else None,
-                                     reasoning_effort=mode_of(messages))
+        out = await self.client.chat(to_chat(messages, system=self.client.cfg.chat_system), max_tokens=max_tokens,
+                                     temperature=self.temperature, top_p=self.top_p, seed=seed,
+                                     tools=[PYTHON_TOOL] if with_tool else None, reasoning_effort=mode_of(messages))
         new = from_chat_completion(out)
         return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
 
@@ -94,16 +99,16 @@ def _call_id(index: int) -> str:
     return f"call_{index}"
 
 
-def to_chat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Our dicts -> OpenAI chat messages. The system turn is dropped: gpt-oss servers build it from
-    ``reasoning_effort`` and ``tools``. Analysis text rides in ``reasoning_content`` of the next assistant
-    message; a python call becomes a ``tool_calls`` entry and its result a ``tool`` message."""
+def to_chat(messages: list[dict[str, Any]], system: bool = True) -> list[dict[str, Any]]:
+    """Our dicts -> OpenAI chat messages. The system turn is kept unless ``system`` is false (gpt-oss servers
+    build it from ``reasoning_effort`` and ``tools``). Analysis text rides in ``reasoning_content`` of the next
+    assistant message; a python call becomes a ``tool_calls`` entry and its result a ``tool`` message."""
     out: list[dict[str, Any]] = []
     reasoning: list[str] = []
     calls = 0
     for m in messages:
         role = m["role"]
-        if role == "system":
+        if role == "system" and not system:
             continue
         if role == "assistant" and m.get("recipient"):
             out.append({"role": "assistant", "content": None, "reasoning_content": "\n".join(reasoning) or None,
@@ -139,6 +144,8 @@ def call_code(arguments: str) -> str:
 def from_chat_completion(out: Completion) -> list[dict[str, Any]]:
     """A chat response -> assistant dicts: reasoning (analysis), tool calls (analysis to=python), content
     (final when the turn made no call)."""
+    if HARMONY_MARKUP in out.text and not out.reasoning and not out.tool_calls:
+        return _harmony_reply(out.text)
     new = []
     if out.reasoning:
         new.append(message("assistant", out.reasoning, "analysis"))
@@ -147,6 +154,18 @@ def from_chat_completion(out: Completion) -> list[dict[str, Any]]:
     if out.text and not out.tool_calls:
         new.append(message("assistant", out.text, "final"))
     return new
+
+
+def _harmony_reply(text: str) -> list[dict[str, Any]]:
+    """Harmony text in a chat reply -> assistant dicts. A reply starting with ``<|start|>`` echoes the prompt
+    (``transformers serve`` does): only the messages after the last user/tool turn are the reply."""
+    if not text.startswith(START):
+        return parse_completion(text)
+    enc = load_encoding()
+    turns = from_harmony(enc.parse_messages_from_completion_tokens(enc.encode(text, allowed_special="all"), None,
+                                                                   strict=False))
+    asked = max((i for i, m in enumerate(turns) if m["role"] != "assistant"), default=-1)
+    return turns[asked + 1:]
 
 
 def from_chat(chat: list[dict[str, Any]], reasoning_effort: str | None, tools: list[dict] | None

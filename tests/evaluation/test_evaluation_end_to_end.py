@@ -27,7 +27,7 @@ def test_train_checkpoint_converts_and_evaluates(tmp_path, qwen3_tokenizer_dir, 
     assert json.loads((hf / "config.json").read_text())["architectures"] == ["Qwen3ForCausalLM"]
     assert (hf / "tokenizer.json").exists()
 
-    evaluate = ["evaluate", "-q", *common, "evaluate.local_backend=hf", "evaluate.benchmarks=[aime24]",
+    evaluate = ["evaluate", "-q", *common, "evaluate.local_server.backend=hf", "evaluate.benchmarks=[aime24]",
                 "evaluate.max_problems=1", "evaluate.num_samples=2", "evaluate.modes=[high,low]",
                 "evaluate.tools=[true,false]", "evaluate.max_tokens=6"]
     assert cli.main(evaluate) == 0

@@ -10,9 +10,13 @@ import openai
 import pytest
 from aiohttp import web
 
-from nemo_math.generation.client import GenerationClient, RequestFailed
+from nemo_math.generation.client import (DEAD_RETRIES, Completion, ContextLengthError, GenerationClient,
+                                         RequestFailed, ServerDead)
 from nemo_math.generation.config import ClientConfig
+from nemo_math.generation.engine import resolve_client
+from nemo_math.generation.harmony import initial_messages, parse_completion
 from nemo_math.generation.server import Faults, InstantBackend, ServerThread, make_app
+from nemo_math.generation.transports import ChatTransport, CompletionsTransport, from_chat_completion
 
 
 def config(*urls: str, **kw) -> ClientConfig:
@@ -105,3 +109,95 @@ def test_dead_server_is_skipped():
                 return client.stats
         stats = asyncio.run(go())
     assert stats.requests == 10 and stats.failures == 0 and 1 <= stats.retries <= 10
+
+
+def recording_app(bodies: list) -> web.Application:
+    """Answers every completion/chat with "ok", keeping each request body."""
+
+    async def answer(request):
+        bodies.append(await request.json())
+        return web.json_response({"id": "x", "object": "text_completion", "created": 0, "model": "m",
+                                  "choices": [{"index": 0, "text": "ok", "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": "ok"}}],
+                                  "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    app = web.Application()
+    app.add_routes([web.post("/v1/completions", answer), web.post("/v1/chat/completions", answer)])
+    return app
+
+
+def test_context_length_400_is_not_retried_and_max_tokens_is_cut_to_the_context():
+    # issue 13: a 400 "maximum context length" was raised as a plain BadRequestError, the job never recorded
+    with ServerThread(make_app(InstantBackend(), max_model_len=4)) as url:  # its prompts are 8 tokens
+        async def too_long():
+            async with GenerationClient(config(url)) as client:
+                with pytest.raises(ContextLengthError, match="maximum context length is 4 tokens"):
+                    await client.complete("hi", max_tokens=2)
+                return client.stats
+        assert asyncio.run(too_long()).retries == 0
+    with ServerThread(make_app(InstantBackend(), max_model_len=64)) as url:  # max_tokens=100 does not fit
+        async def fits():
+            async with GenerationClient(config(url)) as client:
+                return await client.complete("hi", max_tokens=100)
+        assert asyncio.run(fits()).text.endswith("ok")
+
+
+def test_a_dead_server_is_told_from_a_failing_request():
+    # issue 13: 500s from a healthy server are the request's fault (RequestFailed, that job alone); no server
+    # answering /health is ServerDead, raised after a few tries instead of max_retries backoffs per job
+    with ServerThread(make_app(InstantBackend(), faults=Faults(["500"] * 3))) as url:
+        async def failing():
+            async with GenerationClient(config(url, max_retries=2)) as client:
+                with pytest.raises(RequestFailed) as info:
+                    await client.complete("hi", max_tokens=8)
+                return info.value
+        assert not isinstance(asyncio.run(failing()), ServerDead)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+    async def gone():
+        async with GenerationClient(config(dead, max_retries=50)) as client:
+            with pytest.raises(ServerDead, match="no server answers /health"):
+                await client.complete("hi", max_tokens=8)
+            return client.stats
+    assert asyncio.run(gone()).retries == DEAD_RETRIES - 1
+
+
+def test_seed_is_optional_and_request_fields_follow_the_engine():
+    # issue 13: every request carried a seed (crashes vLLM's CPU build) and skip_special_tokens (422 from
+    # transformers serve)
+    bodies: list[dict] = []
+    with ServerThread(recording_app(bodies)) as url:
+        async def go(cfg: ClientConfig):
+            async with GenerationClient(cfg) as client:
+                await CompletionsTransport(client).step(initial_messages("1+1", "low", False), with_tool=False,
+                                                        max_tokens=8, seed=5)
+        asyncio.run(go(resolve_client(config(url, seed=False, engine="transformers"), None)))
+        asyncio.run(go(resolve_client(config(url), "vllm")))
+        asyncio.run(go(resolve_client(config(url, extra_body={"top_k": 3}), "sglang")))
+    assert "seed" not in bodies[0] and "skip_special_tokens" not in bodies[0]
+    assert bodies[1]["seed"] == 5 and bodies[1]["skip_special_tokens"] is False
+    assert bodies[2]["top_k"] == 3 and "skip_special_tokens" not in bodies[2]
+
+
+def test_chat_sends_the_system_turn_and_parses_harmony_content_like_completions():
+    # issue 13: the chat transport dropped the system turn (the mode reached only gpt-oss servers), and a
+    # harmony reply behind a plain chat template landed whole on the final channel
+    bodies: list[dict] = []
+    with ServerThread(recording_app(bodies)) as url:
+        async def go(cfg: ClientConfig):
+            async with GenerationClient(cfg) as client:
+                await ChatTransport(client).step(initial_messages("1+1", "low", True), with_tool=True,
+                                                 max_tokens=8, seed=None)
+        asyncio.run(go(config(url)))
+        asyncio.run(go(config(url, chat_system=False)))
+    system = bodies[0]["messages"][0]
+    assert system["role"] == "system" and "Reasoning: low" in system["content"] and "## python" in system["content"]
+    assert [m["role"] for m in bodies[1]["messages"]] == ["user"]
+    text = "<|channel|>analysis<|message|>think<|end|><|start|>assistant<|channel|>final<|message|>\\boxed{2}"
+    chat = from_chat_completion(Completion(text, "stop"))
+    assert chat == parse_completion(text)
+    assert [(m["channel"], m["content"]) for m in chat] == [("analysis", "think"), ("final", "\\boxed{2}")]
+    echo = "<|start|>user<|message|>1+1<|end|><|start|>assistant" + text  # transformers serve echoes the prompt
+    assert from_chat_completion(Completion(echo, "stop")) == chat

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from generation_helpers import build_chain_model
 
 from nemo_math.generation.client import GenerationClient
 from nemo_math.generation.config import ClientConfig
+from nemo_math.generation.harmony import ASSISTANT_START, CALL, RETURN, initial_messages, render_prompt
 from nemo_math.generation.server import HFBackend, ServerThread, make_app
 from nemo_math.generation.solve import SolveSettings, solve
 from nemo_math.generation.transports import ChatTransport, CompletionsTransport
@@ -35,3 +37,22 @@ def test_tiny_hf_model_serves_both_routes_and_a_trajectory(qwen3_tokenizer_dir):
     assert chat.completion_tokens == 4 and chat.prompt_tokens > 4
     assert traj.finish_reason == "length" and traj.completion_tokens == 8 and traj.model == "tiny-qwen3"
     assert chat_traj.finish_reason == "length" and chat_traj.completion_tokens == 8
+
+
+@pytest.mark.slow
+def test_hf_backend_keeps_harmony_tokens_so_stop_strings_match(tmp_path):
+    # issue 13: decoding with skip_special_tokens=True dropped <|channel|> and <|call|>, so the stop never matched
+    # and every turn ran to the length limit as one unlabelled analysis blob
+    build_chain_model(tmp_path, ASSISTANT_START, "<|channel|>analysis to=python<|message|>print(7)<|call|> zz")
+    with ServerThread(make_app(HFBackend(str(tmp_path)), "chain")) as url:
+        async def go():
+            async with GenerationClient(ClientConfig(base_urls=[url], model="chain")) as client:
+                raw = await client.complete(render_prompt(initial_messages("1+1", "low", True)), max_tokens=40,
+                                            temperature=0.0, stop=[CALL, RETURN])
+                turn = await CompletionsTransport(client, temperature=0.0).step(
+                    initial_messages("1+1", "low", True), with_tool=True, max_tokens=40, seed=None)
+                return raw, turn
+        raw, turn = asyncio.run(go())
+    assert raw.text == "<|channel|>analysis to=python<|message|>print(7)" and raw.finish_reason == "stop"
+    assert turn.finish == "call"
+    assert [(m["channel"], m["recipient"], m["content"]) for m in turn.messages] == [("analysis", "python", "print(7)")]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from nemo_math.generation.client import ServerDead
 from nemo_math.generation.jobs import Job, run_jobs, select_shard, shard_of
 
 
@@ -80,3 +81,21 @@ def test_rejects_duplicate_ids_and_wrong_results(tmp_path):
 
     summary = asyncio.run(run_jobs([Job("a", 1)], wrong, tmp_path))
     assert summary.failed == 1 and "job_id" in summary.errors[0] and read(tmp_path) == []
+
+
+def test_a_fatal_error_stops_the_run_and_keeps_finished_jobs(tmp_path):
+    # issue 13: a dead server made every remaining job fail its retries one after another; now it stops the run
+    started: list[str] = []
+
+    async def dies_at_j5(job: Job) -> dict:
+        started.append(job.id)
+        if job.id == "j5":
+            raise ServerDead("no server answers /health")
+        return await square(job)
+
+    jobs = [Job(f"j{i}", i) for i in range(40)]
+    with pytest.raises(ServerDead):
+        asyncio.run(run_jobs(jobs, dies_at_j5, tmp_path, concurrency=1, fatal=(ServerDead,)))
+    assert started == [f"j{i}" for i in range(6)] and [r["job_id"] for r in read(tmp_path)] == started[:5]
+    resumed = asyncio.run(run_jobs(jobs, square, tmp_path, concurrency=4))
+    assert (resumed.skipped, resumed.done) == (5, 35)

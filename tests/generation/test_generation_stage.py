@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from generation_helpers import server_process
 
+from nemo_math.generation.harmony import count_tokens, initial_messages, render_prompt
 from nemo_math.io import is_done, load_records, write_records
 from nemo_math.problems.synthetic import generate
-from nemo_math.records import MODES, Trajectory
+from nemo_math.records import MODES, Problem, Trajectory
 
 
 def generate_cmd(run_dir: Path, problems: Path, url: str, *extra: str) -> list[str]:
@@ -118,3 +119,25 @@ def test_local_scripted_server_chat_transport_and_bad_config(tmp_path, problems_
     assert {t.expected_answer for t in trajs} <= {t.final_text.split("boxed{")[1][:-1] for t in trajs}
     assert main(argv + ["generate.modes=[extreme]"]) == 2
     assert "generate.modes: 'extreme'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_trajectories_past_the_context_are_recorded_and_the_stage_completes(tmp_path, problems_file):
+    # issue 13: a 400 "maximum context length" failed the job on every rerun, so the stage never finished
+    problem = load_records(problems_file, Problem)[0]
+    first_turn = count_tokens(render_prompt(initial_messages(problem.problem, "low", True)))
+    single = tmp_path / "one.jsonl"
+    write_records(single, [problem])
+    # the first prompt fits (max_tokens=120000 is cut to the context); with a tool, the second does not
+    with server_process("--backend", "scripted", "--problems", str(single), "--max-model-len",
+                        str(first_turn + 40)) as url:
+        cmd = generate_cmd(tmp_path / "run", single, url, "generate.num_samples=1", "generate.modes=[low]")
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert is_done(tmp_path / "run" / "generate")
+    trajs = {t.with_tool: t for t in load_records(tmp_path / "run" / "generate", Trajectory)}
+    assert trajs[True].finish_reason == "context_length" and trajs[True].num_tool_calls == 1
+    assert "maximum context length" in trajs[True].error
+    assert trajs[False].finish_reason == "final"
+    summary = json.loads(next((tmp_path / "run" / "generate").glob("summary-*.json")).read_text())
+    assert summary["finish_reasons"] == {"context_length": 1, "final": 1} and summary["failed"] == 0
