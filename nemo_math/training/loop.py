@@ -74,7 +74,12 @@ def _hold_if_asked(step: int, out_dir: Path, rank: int) -> None:
         return
     if rank == 0:
         (out_dir / f"held_at_step_{step}").write_text(f"{step}\n")
-    threading.Event().wait()
+    # hold until the launcher that started this rank is gone (the test's kill -9), then leave: torchrun's ranks
+    # are not in the launcher's process group, and a held rank must not outlive the job it belongs to
+    parent = os.getppid()
+    while os.getppid() == parent:
+        threading.Event().wait(0.2)
+    os._exit(1)
 
 
 def _device():
