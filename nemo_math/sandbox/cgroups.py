@@ -19,12 +19,16 @@ here are the whole interface, and the libraries (cgroupspy, systemd's D-Bus API)
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import shlex
 import time
 
 _WANTED = ("memory", "pids", "cpu")
 _CPU_PERIOD_US = 100_000
+# pool folders are named by pid and this counter: a closed pool whose folder outlived it (sessions still dying)
+# must never be reused by a later pool of the same process, as an object id could be
+_POOL_NUMBERS = itertools.count()
 
 
 def _mounts() -> tuple[str | None, dict[str, str]]:
@@ -135,7 +139,7 @@ class Cgroups:
 
     def __init__(self, memory_bytes: int, pids: int, cpus: float):
         self._limits = {"memory": memory_bytes, "pids": pids, "cpu": cpus}
-        self._tag = f"nemo-math-{os.getpid()}-{id(self):x}"
+        self._tag = f"nemo-math-{os.getpid()}-{next(_POOL_NUMBERS)}"
         self._count = 0
         self.v2_pool: str | None = None
         self.pools: dict[str, str] = {}  # pool folder -> the controllers it carries ("" for v2 core only)

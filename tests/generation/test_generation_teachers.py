@@ -107,17 +107,19 @@ def test_jobs_go_to_their_teachers_and_resume_exactly_once_per_teacher(tmp_path)
             "generate.client.max_retries=1", "generate.client.backoff_initial_s=0.01"]
     # the strong teacher knows the problems; the weak one does not (it guesses)
     with server_process("--backend", "scripted", "--problems", str(problems)) as strong:
-        # first run: the weak teacher's server is down, so only the strong teacher's jobs finish
+        # first run: the weak teacher's server is down, so the run stops (a dead server ends it at once); only
+        # strong jobs can have finished, how many depends on the machine's speed
         config = write_teachers(tmp_path / "teachers.yaml", strong, dead_url())
         assert cli([*argv[:2], "--config", str(config), *argv[2:]]) == 1
         first = load_records(out, Trajectory)
-        assert first and {t.teacher for t in first} == {"strong"} and not is_done(out)
+        assert {t.teacher for t in first} <= {"strong"} and not is_done(out)
         with server_process("--backend", "scripted") as weak:
             config = write_teachers(tmp_path / "teachers.yaml", strong, weak)
             assert cli([*argv[:2], "--config", str(config), *argv[2:]]) == 0
     trajs = load_records(out, Trajectory)
     assert len(trajs) == 4 * 2 * 4 == len({t.job_id for t in trajs})  # each job once, none redone
-    assert {t.job_id: t.to_dict() for t in trajs if t.teacher == "strong"} == {t.job_id: t.to_dict() for t in first}
+    final = {t.job_id: t.to_dict() for t in trajs}
+    assert all(final[t.job_id] == t.to_dict() for t in first)  # what the first run finished was kept as it was
     teachers = resolve_teachers(load_config(files=[config]))
     for t in trajs:
         assert t.teacher == assign(t.job_id, teachers).name
