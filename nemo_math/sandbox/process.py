@@ -121,7 +121,7 @@ class SandboxProcess:
         try:
             while view:
                 left = deadline - time.monotonic()
-                if left <= 0 or not select.select([], [self.proc.stdin], [], left)[1]:
+                if left <= 0 or not _ready(self.proc.stdin, select.POLLOUT, left):
                     self.kill()
                     raise ProcessDied("killed", "the process stopped reading its input and was killed")
                 try:
@@ -150,7 +150,7 @@ class SandboxProcess:
                                                      "(a malformed message)") from None
             left = deadline - time.monotonic()
             try:
-                ready = left > 0 and select.select([self.proc.stdout], [], [], left)[0]
+                ready = left > 0 and _ready(self.proc.stdout, select.POLLIN, left)
                 chunk = os.read(self.proc.stdout.fileno(), 1 << 16) if ready else None
             except (OSError, ValueError):  # another thread killed it and closed the pipe (Sandbox.close)
                 raise self._died() from None
@@ -169,6 +169,14 @@ class SandboxProcess:
         detail = _read_available(self.proc.stderr).decode(errors="replace").strip()[-2000:]
         self.kill()
         return ProcessDied("crashed", f"the Python process died ({_describe(code)})" + (f": {detail}" if detail else ""))
+
+
+def _ready(pipe, event: int, timeout_s: float) -> bool:
+    """Whether ``pipe`` is ready for ``event`` within ``timeout_s``: poll, not select, which refuses fds past 1023
+    (a long-lived host process, e.g. a test session or a server, can hold that many)."""
+    poller = select.poll()
+    poller.register(pipe, event)
+    return bool(poller.poll(max(timeout_s, 0.0) * 1000))
 
 
 def _valid_text(text: str) -> str:

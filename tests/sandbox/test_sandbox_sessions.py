@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -135,3 +136,22 @@ def test_notebook_conveniences(sandbox):
     assert "EOFError" in sandbox.execute("input()", session_id="conv").output
     r = sandbox.execute("print('caf\\u00e9 \\ud800 \\U0001f600')", session_id="conv")
     assert r.output == "caf\u00e9 \ufffd\ufffd\ufffd \U0001f600\n"  # a lone surrogate cannot be stored as UTF-8
+
+
+def test_cells_run_in_a_host_holding_over_a_thousand_fds(sandbox_config):
+    """select() refuses fds past 1023; a long-lived host (this test session, a server) can hold that many."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the hard fd limit {hard} is below 2048")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 2048), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Sandbox(config=sandbox_config) as sb:
+            r = sb.execute("6 * 7", session_id="many-fds")
+        assert (r.status, r.output) == ("ok", "42\n")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
