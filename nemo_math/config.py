@@ -87,6 +87,18 @@ def resolve_preset(name_or_path: str) -> Path:
     raise ConfigError(f"{name_or_path}: no such config file or preset (presets: {', '.join(known)})")
 
 
+def _apply_override(conf: Any, item: str) -> None:
+    """Set one ``key=value``; keys may index lists (``train.stages.0.epochs=8``), which a dotlist merge cannot."""
+    key, _, raw = item.partition("=")
+    parts = key.strip().split(".")
+    for i, part in enumerate(parts):
+        node = OmegaConf.select(conf, ".".join(parts[:i])) if i else conf
+        if OmegaConf.is_list(node) and part.isdigit() and int(part) >= len(node):
+            raise ConfigError(f"override {item!r}: {'.'.join(parts[:i])} has {len(node)} items, no item {part}")
+    value = OmegaConf.from_dotlist([f"value={raw}"])["value"]  # parsed as OmegaConf parses any override value
+    OmegaConf.update(conf, key.strip(), value, merge=True)
+
+
 def load_config(files: list[str | os.PathLike] | None = None, overrides: list[str] | None = None,
                 base: Any = None) -> NemoMathConfig:
     """Merge the YAML ``files`` (in order) and dotted ``overrides`` onto the defaults, validate, resolve."""
@@ -105,8 +117,10 @@ def load_config(files: list[str | os.PathLike] | None = None, overrides: list[st
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. generate.num_samples=8")
         try:
-            conf = OmegaConf.merge(conf, OmegaConf.from_dotlist([item]))
-        except OmegaConfBaseException as err:
+            _apply_override(conf, item)
+        except ConfigError:
+            raise
+        except (OmegaConfBaseException, TypeError, ValueError) as err:
             raise _explain(err, f"override {item!r}") from None
     try:
         return OmegaConf.to_object(conf)

@@ -37,12 +37,22 @@ def test_yaml_files_then_overrides(tmp_path):
     (["problems.near_dedup.num_perm=many"], "problems.near_dedup.num_perm: Value 'many'"),
     (["problems.sources=[{path: a.jsonl, wieght: 2}]"], "wieght"),
     (["run_dir"], "expected key=value"),
+    (["train.stages.9.epochs=8"], "train.stages has 3 items, no item 9"),
+    (["train.stages.0.epochs=many"], "train.stages[0].epochs: Value 'many'"),
 ])
 def test_bad_override_names_the_key(overrides, message):
     with pytest.raises(ConfigError) as err:
-        load_config(overrides=overrides)
+        load_config(["tiny"], overrides=overrides)
     assert message in str(err.value)
     assert str(err.value).startswith(f"override {overrides[0]!r}")
+
+
+def test_override_indexes_a_list_and_keeps_its_other_items():
+    """A dotlist merge replaces a list wholesale (or refuses an index); one stage's field must be settable alone."""
+    tiny = load_config(["tiny"])
+    cfg = load_config(["tiny"], overrides=["train.stages.1.epochs=8", "train.stages.0.lr=0.5"])
+    assert [s.epochs for s in cfg.train.stages] == [tiny.train.stages[0].epochs, 8, tiny.train.stages[2].epochs]
+    assert cfg.train.stages[0].lr == 0.5 and cfg.train.stages[1].name == tiny.train.stages[1].name
 
 
 def test_bad_yaml_names_file_and_key(tmp_path):
