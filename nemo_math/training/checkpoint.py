@@ -36,6 +36,7 @@ OPTIMIZER_FORMATS = {
     "fully_reshardable": {"distrib_optim_sharding_type": "fully_reshardable",
                           "distrib_optim_fully_reshardable_mem_efficient": True}}
 EXTRA_STATE = "_extra_state"
+_PR_SET_PDEATHSIG = 1
 
 
 def optimizer_metadata(fmt: str) -> dict[str, Any]:
@@ -119,6 +120,31 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     tensor_parallel.get_cuda_rng_tracker().set_states(state["tracker"])
 
 
+def _die_with_parent() -> None:
+    """Initializer of the manager process: the kernel kills it when the rank that started it dies."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the rank died before the line above ran
+        os._exit(0)
+
+
+def _results_queue_dies_with_this_process() -> None:
+    """Megatron's checkpoint writer reports through a ``multiprocessing.Manager`` queue that it starts on the first
+    save and never stops; its server process outlives a rank that is killed (kill -9, a lost node, ``scancel``) and
+    stays reparented to init. Start that queue ourselves, from a manager whose process dies with this rank."""
+    import multiprocessing
+    from multiprocessing.managers import SyncManager
+
+    from megatron.core.dist_checkpointing.strategies import filesystem_async
+
+    if filesystem_async._results_queue is None:
+        manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+        manager.start(_die_with_parent)
+        filesystem_async._results_queue = manager.Queue()
+
+
 def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: dict[str, Any] | None = None,
          layout_key: str = "default", optimizer_format: str = "fully_reshardable") -> Path:
     """Save ``model`` (a Megatron module, unwrapped) and, if given, ``optimizer`` as ``root/iter_N``, then point
@@ -126,6 +152,7 @@ def save(root: str | os.PathLike, iteration: int, model, optimizer=None, meta: d
     ``optimizer_format`` is one of :data:`OPTIMIZER_FORMATS`."""
     from megatron.core import dist_checkpointing
 
+    _results_queue_dies_with_this_process()
     root = Path(root)
     final = iteration_dir(root, iteration)
     tmp = root / f".{final.name}.tmp"
