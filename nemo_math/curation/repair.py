@@ -3,7 +3,9 @@ by the majority answer of the problem's candidates (16: 8 high-mode with Python,
 
 Votes group *equivalent* answers (``\\frac{1}{2}`` and ``0.5`` vote together): answers with the same
 normalised form join at once, the rest are compared with :func:`~nemo_math.grading.is_equivalent` against one
-representative per group, so a problem costs at most (groups x answers) sympy calls.
+representative per group, so a problem costs at most (groups x answers) sympy calls. :func:`vote_pairs` lists
+every comparison a vote may ask for, so that a stage grades all its problems' votes in one parallel batch and
+passes the verdicts in as ``equal``.
 """
 
 from __future__ import annotations
@@ -58,6 +60,22 @@ def group_answers(answers: Sequence[str], equal: Callable[[str, str], bool] = is
     return groups
 
 
+def vote_pairs(answers: Sequence[str]) -> list[tuple[str, str]]:
+    """Every ``equal(answer, representative)`` that :func:`group_answers` may ask on ``answers``: each normal
+    form's first spelling against the first spelling of every earlier form."""
+    by_key: dict[str, str] = {}
+    for answer in answers:
+        by_key.setdefault(answer_key(answer), answer)
+    firsts = list(by_key.values())
+    return [(later, earlier) for j, later in enumerate(firsts) for earlier in firsts[:j]]
+
+
+def candidate_answers(candidates: Sequence[GradedTrajectory]) -> list[str]:
+    """The candidates' answers in the order votes count them (by job id: a tie-break must not depend on file
+    order)."""
+    return [c.predicted_answer for c in sorted(candidates, key=lambda c: c.job_id) if c.predicted_answer is not None]
+
+
 def majority_answer(answers: Sequence[str], equal: Callable[[str, str], bool] = is_equivalent
                     ) -> tuple[str, int] | None:
     """The largest group's most frequent spelling and its size (ties: the group seen first); ``None`` if empty."""
@@ -75,12 +93,12 @@ def decide_reference(problem_id: str, original: str | None, candidates: Sequence
     A forum answer is replaced only when at least ``min_candidates`` candidates all disagree with it: two
     wrong samples of a tiny run are no reason to overrule the forum.
     """
-    ordered = sorted(candidates, key=lambda c: c.job_id)  # a vote's tie-break must not depend on file order
-    found = majority_answer([c.predicted_answer for c in ordered if c.predicted_answer is not None], equal)
+    found = majority_answer(candidate_answers(candidates), equal)
     majority, votes = found if found else (None, 0)
-    decision = AnswerDecision(problem_id, original, original, "forum", majority, votes, len(ordered))
+    decision = AnswerDecision(problem_id, original, original, "forum", majority, votes, len(candidates))
     if original is None:
         decision.reference, decision.source = (majority, "majority") if majority is not None else (None, "none")
-    elif majority is not None and len(ordered) >= max(1, min_candidates) and not any(c.is_correct for c in ordered):
+    elif (majority is not None and len(candidates) >= max(1, min_candidates)
+          and not any(c.is_correct for c in candidates)):
         decision.reference, decision.source = majority, "replaced"
     return decision

@@ -26,9 +26,11 @@ from nemo_math import progress
 from nemo_math.config import ConfigError, NemoMathConfig
 from nemo_math.curation.assemble import sft_file_stem, to_sft
 from nemo_math.curation.filters import TRACE_REASONS, pass_rates, too_easy, trace_reason
-from nemo_math.curation.repair import SOURCES, AnswerDecision, decide_reference
+from nemo_math.curation.repair import SOURCES, AnswerDecision, candidate_answers, decide_reference, vote_pairs
 from nemo_math.curation.report import KEPT, teacher_breakdown, write_report
-from nemo_math.grading.verdict import add_judgements, grade_symbolic
+from nemo_math.grading import pool
+from nemo_math.grading.equivalence import Verdict, compare_many
+from nemo_math.grading.verdict import add_judgements, grade_symbolic_many
 from nemo_math.io import (
     atomic_path,
     is_done,
@@ -75,27 +77,35 @@ def _read_verdicts(path: str) -> tuple[dict[str, list[GradedTrajectory]], dict[s
     return by_problem, texts, originals
 
 
-def _decide(cfg: NemoMathConfig, pid: str, original: str | None,
-            group: list[GradedTrajectory]) -> AnswerDecision:
+def _decide_all(cfg: NemoMathConfig, by_problem: dict[str, list[GradedTrajectory]],
+                originals: dict[str, str | None]) -> dict[str, AnswerDecision]:
+    """Every problem's reference; the votes' comparisons of all problems are graded in one parallel batch."""
     c = cfg.curate
     if not c.repair:
-        return AnswerDecision(pid, original, original, "forum" if original is not None else "none")
-    candidates = [g for g in group if g.mode == c.repair_mode and g.with_tool in c.repair_tools]
-    return decide_reference(pid, original, candidates, min_candidates=c.repair_min_candidates)
+        return {pid: AnswerDecision(pid, original, original, "forum" if original is not None else "none")
+                for pid, original in originals.items()}
+    candidates = {pid: [g for g in group if g.mode == c.repair_mode and g.with_tool in c.repair_tools]
+                  for pid, group in by_problem.items()}
+    pairs = list(dict.fromkeys(pair for group in candidates.values() for pair in vote_pairs(candidate_answers(group))))
+    equal = dict(zip(pairs, (v is Verdict.EQUAL for v in compare_many(pairs, cfg.grade.timeout_s)), strict=True))
+    return {pid: decide_reference(pid, originals[pid], group, equal=lambda a, b: equal[a, b],
+                                  min_candidates=c.repair_min_candidates)
+            for pid, group in progress.track(candidates.items(), description="repairing answers")}
 
 
 def curate(cfg: NemoMathConfig) -> Curation | None:
     """Pass 1 (see the module docstring); ``None`` if some judgements failed (rerun to retry them)."""
     c = cfg.curate
+    pool.set_workers(cfg.grade.workers)
     by_problem, texts, originals = _read_verdicts(c.input)
-    decisions = {pid: _decide(cfg, pid, originals[pid], group)
-                 for pid, group in progress.track(by_problem.items(), description="repairing answers")}
-    regraded: list[GradedTrajectory] = []
-    for pid, decision in decisions.items():
-        if decision.changed:
-            by_problem[pid] = [grade_symbolic(dataclasses.replace(g, problem=texts[pid]), g.predicted_answer,
-                                              decision.reference, cfg.grade.timeout_s) for g in by_problem[pid]]
-            regraded += by_problem[pid]
+    decisions = _decide_all(cfg, by_problem, originals)
+    changed = [pid for pid, decision in decisions.items() if decision.changed]
+    regraded, _ = grade_symbolic_many([(dataclasses.replace(g, problem=texts[pid]), g.predicted_answer,
+                                        decisions[pid].reference) for pid in changed for g in by_problem[pid]],
+                                      cfg.grade.timeout_s)
+    graded = iter(regraded)
+    for pid in changed:
+        by_problem[pid] = [next(graded) for _ in by_problem[pid]]
     missing = add_judgements(regraded, cfg.grade.judge, Path(c.output_dir) / "judge")
     if missing:
         log.warning("%d judgements failed after retries; rerun to retry them", missing)

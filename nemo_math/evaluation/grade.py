@@ -8,19 +8,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from nemo_math.config import NemoMathConfig
-from nemo_math.progress import track
 from nemo_math.records import GradedTrajectory, Trajectory
 
 JUDGEMENTS = "judgements"
 
 
-def symbolic(t: Trajectory, relaxed: bool = False, timeout_s: float | None = None) -> GradedTrajectory:
-    from nemo_math.grading import extract_answer, is_equivalent
+def symbolic(trajectories: list[Trajectory], relaxed: bool = False, timeout_s: float | None = None
+             ) -> list[GradedTrajectory]:
+    """Every sample graded against its reference in one batch (extracted and compared by the grading pool)."""
+    from nemo_math.grading import Verdict, grade_solutions
 
-    predicted = extract_answer(t.final_text, relaxed=relaxed)
-    correct = is_equivalent(predicted, t.expected_answer, timeout_s=timeout_s)
-    return GradedTrajectory.from_trajectory(t, reference_answer=t.expected_answer, predicted_answer=predicted,
-                                            symbolic_correct=correct, is_correct=correct)
+    found = grade_solutions([(t.final_text, t.expected_answer) for t in trajectories], relaxed, timeout_s)
+    return [GradedTrajectory.from_trajectory(t, reference_answer=t.expected_answer, predicted_answer=p,
+                                             symbolic_correct=v is Verdict.EQUAL, is_correct=v is Verdict.EQUAL)
+            for t, (p, v) in zip(trajectories, found, strict=True)]
 
 
 def with_judge(graded: list[GradedTrajectory], cfg: NemoMathConfig) -> None:
@@ -43,9 +44,11 @@ def with_judge(graded: list[GradedTrajectory], cfg: NemoMathConfig) -> None:
 
 def grade(cfg: NemoMathConfig, trajectories: list[Trajectory]) -> list[GradedTrajectory]:
     """Symbolic verdicts for every sample; judge verdicts too for the judge benchmarks."""
+    from nemo_math.grading import pool
+
     g = cfg.grade
-    graded = [symbolic(t, g.relaxed_extraction, g.timeout_s)
-              for t in track(trajectories, description="grading")]
+    pool.set_workers(g.workers)
+    graded = symbolic(trajectories, g.relaxed_extraction, g.timeout_s)
     judged = [x for x in graded if x.data_source in cfg.evaluate.judge_benchmarks]
     if judged:
         with_judge(judged, cfg)

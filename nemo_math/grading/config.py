@@ -26,5 +26,5 @@ class GradeConfig:
     output_dir: str = "${run_dir}/grade"
     relaxed_extraction: bool = False  # also accept "the final answer is X" when nothing is boxed
     timeout_s: float = 5.0  # deadline of one sympy comparison; past it the worker is killed (verdict "timeout")
-    workers: int = 0  # processes running sympy comparisons in parallel; 0: one per available core
+    workers: int = 0  # processes grading in parallel (extraction, normal forms, sympy); 0: one per available core
     judge: JudgeConfig = field(default_factory=JudgeConfig)

@@ -1,5 +1,5 @@
 """``compare(pred, ref)``: a :class:`Verdict` on a prediction against a reference; ``compare_many`` for a batch,
-in parallel; ``is_equivalent`` as a bool.
+in parallel; ``grade_solutions`` for a batch of solution texts (extraction included); ``is_equivalent`` as a bool.
 
 Three steps, cheapest first, each deciding what it can:
 
@@ -7,10 +7,11 @@ Three steps, cheapest first, each deciding what it can:
   are compared exactly as decimals (no ``int``: Python refuses to convert strings of more than 4300 digits);
 * :func:`~nemo_math.grading.fastpath.fast_verdict`: numbers, radicals, polynomials, lists, tuples, intervals and
   matrices evaluated at high precision without sympy;
-* :mod:`~nemo_math.grading.symbolic` (math_verify and sympy) in the worker processes of
-  :mod:`~nemo_math.grading.pool`, each call under a deadline (``TIMEOUT`` past it).
+* :mod:`~nemo_math.grading.symbolic` (math_verify and sympy), each call under a deadline (``TIMEOUT`` past it).
 
-Every input gets a verdict, none raises, from any thread. Verdicts of settled pairs are cached per process.
+All three run in the worker processes of :mod:`~nemo_math.grading.pool` (:func:`grade_chunk`), a large batch
+in chunks spread over them; a small batch takes the first two here and sends only its sympy pairs. Every input
+gets a verdict, none raises, from any thread. Verdicts of settled pairs are cached per process.
 ``STATS`` counts calls, fast-path hits, sympy calls and each verdict, for the benchmark and the stage's counts.
 The workers are started the multiprocessing way, so a script that grades needs ``if __name__ == "__main__":``.
 """
@@ -21,9 +22,10 @@ import enum
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from nemo_math.grading.extract import extract_answer
 from nemo_math.grading.fastpath import fast_verdict
 from nemo_math.grading.normalize import answer_key, canonical_answer, is_text
 
@@ -32,8 +34,7 @@ STATS: Counter[str] = Counter()
 _PLAIN_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _CACHE: dict[tuple[str, str], Verdict] = {}
 _CACHE_SIZE = 1 << 16
-_CHUNK = 256  # pairs per worker task of the cheap steps, when a batch is spread over several workers
-_CHEAP = f"{__name__}:_cheap_chunk"
+_IN_CALLER = 64  # distinct pairs below which the cheap steps run here: cheaper than a round-trip to a worker
 log = logging.getLogger(__name__)
 
 
@@ -72,69 +73,90 @@ def _cheap(pred: str | None, ref: str | None) -> Verdict | tuple[str, str]:
     return pred if texts[0] else pred_form, ref if texts[1] else ref_form
 
 
-def _cheap_chunk(pairs: Sequence[tuple[str | None, str | None]]) -> list[Verdict | tuple[str, str]]:
-    """:func:`_cheap` of every pair; an exception is an ``ERROR`` verdict."""
-    out = []
-    for pred, ref in pairs:
-        try:
-            out.append(_cheap(pred, ref))
-        except Exception:  # noqa: BLE001 - a verdict for every input
-            log.exception("grading %r against %r", pred, ref)
-            out.append(Verdict.ERROR)
-    return out
+def settle(pred: str | None, ref: str | None) -> Verdict | tuple[str, str]:
+    """:func:`_cheap`, or this process's cached verdict of the forms it leaves for sympy; never raises."""
+    try:
+        cheap = _cheap(pred, ref)
+    except Exception:  # noqa: BLE001 - a verdict for every input
+        log.exception("grading %r against %r", pred, ref)
+        return Verdict.ERROR
+    if isinstance(cheap, Verdict):
+        STATS["fast"] += 1
+        return cheap
+    return _CACHE.get(cheap, cheap)
 
 
-def _cheap_all(pairs: Sequence[tuple[str | None, str | None]], timeout_s: float | None):
-    """:func:`_cheap` of every pair, in order: here, or over the workers in chunks when there are several
-    (the cheap steps are most of a stage's work). A chunk past the deadline is redone pair by pair."""
-    from nemo_math.grading import pool
+def remember(forms: tuple[str, str], verdict: Verdict) -> None:
+    """Cache sympy's verdict on ``forms`` where it is settled (a timeout or an error may not recur)."""
+    if verdict in (Verdict.EQUAL, Verdict.UNEQUAL, Verdict.UNPARSEABLE, Verdict.REFUSED):
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[forms] = verdict
 
-    if pool.workers() < 2 or len(pairs) <= _CHUNK:
-        yield from _cheap_chunk(pairs)
-        return
-    chunks = [list(pairs[i:i + _CHUNK]) for i in range(0, len(pairs), _CHUNK)]
-    futures = [pool.submit(_CHEAP, (chunk,), timeout_s) for chunk in chunks]
-    for chunk, future in zip(chunks, futures, strict=True):
-        done = pool.result(future)
-        if isinstance(done, list):
-            yield from done
-            continue
-        alone = [pool.submit(_CHEAP, ([pair],), timeout_s) for pair in chunk]
-        for future_alone in alone:
-            one = pool.result(future_alone)
-            yield one[0] if isinstance(one, list) else one
+
+def grade_chunk(items: Sequence[tuple[str | None, str | None]], relaxed: bool | None = None,
+                before_sympy: Callable[[list], None] = lambda outcomes: None) -> list:
+    """Every item graded here, sympy included: the work of a pool worker (:mod:`~nemo_math.grading.pool`), which
+    hears from ``before_sympy(outcomes so far)`` that a sympy call (the only step under a deadline) starts.
+
+    An item is ``(prediction, reference)`` and its outcome a :class:`Verdict`; with ``relaxed`` set, an item is
+    ``(solution text, reference)`` and its outcome ``(extracted answer, Verdict)`` (see :func:`grade_solutions`).
+    """
+    from nemo_math.grading.symbolic import symbolic_verdict
+
+    outcomes = []
+    for first, ref in items:
+        pred = first if relaxed is None else extract_answer(first, relaxed)
+        verdict = settle(pred, ref)
+        if not isinstance(verdict, Verdict):
+            STATS["sympy"] += 1
+            before_sympy(outcomes)
+            forms, verdict = verdict, symbolic_verdict(*verdict)
+            remember(forms, verdict)
+        outcomes.append(verdict if relaxed is None else (pred, verdict))
+    return outcomes
+
+
+def _counted(verdicts: list[Verdict]) -> list[Verdict]:
+    STATS["calls"] += len(verdicts)
+    STATS.update(str(v) for v in verdicts)
+    return verdicts
 
 
 def compare_many(pairs: Sequence[tuple[str | None, str | None]],
                  timeout_s: float | None = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """The verdict of every ``(prediction, reference)``; sympy work runs in parallel in the worker pool."""
+    """The verdict of every ``(prediction, reference)``, in order; a large batch is graded by the worker pool in
+    chunks, in parallel; a small one here, only its sympy pairs going to the workers (they carry the deadline)."""
     from nemo_math.grading import pool
 
-    verdicts: list[Verdict | None] = []
-    todo: dict[tuple[str, str], tuple[object, list[int]]] = {}  # sympy's pairs: started at once, then awaited
-    for i, cheap in enumerate(_cheap_all(pairs, timeout_s)):
-        STATS["calls"] += 1
-        if isinstance(cheap, Verdict):
-            STATS["fast"] += 1
-            verdicts.append(cheap)
-        elif cheap in _CACHE:
-            verdicts.append(_CACHE[cheap])
-        else:
-            verdicts.append(None)
-            if cheap not in todo:
-                todo[cheap] = (pool.submit(pool.SYMBOLIC, cheap, timeout_s), [])
-            todo[cheap][1].append(i)
-    STATS["sympy"] += len(todo)
-    for keys, (future, indices) in todo.items():
-        verdict = pool.result(future)
-        if verdict in (Verdict.EQUAL, Verdict.UNEQUAL, Verdict.UNPARSEABLE, Verdict.REFUSED):
-            if len(_CACHE) >= _CACHE_SIZE:
-                _CACHE.clear()
-            _CACHE[keys] = verdict
-        for i in indices:
-            verdicts[i] = verdict
-    STATS.update(str(v) for v in verdicts)
-    return verdicts
+    unique = list(dict.fromkeys(pairs))  # a stage's samples often repeat an answer
+    if len(unique) >= _IN_CALLER:
+        found = pool.grade(unique, timeout_s)
+    else:
+        found = [settle(pred, ref) for pred, ref in unique]
+        sympy = [i for i, verdict in enumerate(found) if not isinstance(verdict, Verdict)]
+        for i, verdict in zip(sympy, pool.grade([unique[i] for i in sympy], timeout_s), strict=True):
+            remember(found[i], verdict)
+            found[i] = verdict
+    by_pair = dict(zip(unique, found, strict=True))
+    return _counted([by_pair[pair] for pair in pairs])
+
+
+def grade_solutions(items: Sequence[tuple[str | None, str | None]], relaxed: bool = False,
+                    timeout_s: float | None = DEFAULT_TIMEOUT_S) -> list[tuple[str | None, Verdict]]:
+    """``(final answer, verdict)`` of every ``(solution text, reference)``, in order (the answer by
+    :func:`~nemo_math.grading.extract.extract_answer`). A large batch is extracted *and* graded by the workers, so
+    that no serial step in this process limits the speed-up with cores."""
+    from nemo_math.grading import pool
+
+    unique = list(dict.fromkeys(items))
+    if len(unique) < _IN_CALLER:
+        answers = [extract_answer(text, relaxed) for text, _ in items]
+        return list(zip(answers, compare_many([(a, ref) for a, (_, ref) in zip(answers, items)], timeout_s)))
+    by_item = dict(zip(unique, pool.grade(unique, timeout_s, relaxed), strict=True))
+    outcomes = [by_item[item] for item in items]
+    _counted([verdict for _, verdict in outcomes])
+    return outcomes
 
 
 def compare(pred: str | None, ref: str | None, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> Verdict:

@@ -16,13 +16,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from nemo_math import progress
 from nemo_math.config import ConfigError, NemoMathConfig
 from nemo_math.grading import pool
-from nemo_math.grading.equivalence import Verdict
-from nemo_math.grading.extract import extract_answer
+from nemo_math.grading.equivalence import Verdict, grade_solutions
 from nemo_math.grading.judge import JUDGE_MODES
-from nemo_math.grading.verdict import add_judgements, grade_symbolic_many
+from nemo_math.grading.verdict import add_judgements, graded_trajectory
 from nemo_math.io import is_done, load_records, mark_done, read_json, record_files, write_json, write_records
 from nemo_math.progress import log
 from nemo_math.records import GradedTrajectory, Trajectory
@@ -62,15 +60,17 @@ def grade_file(file: Path, cfg: NemoMathConfig, judge_stem: str
     nothing was extracted) and how many judgements are still missing."""
     g = cfg.grade
     trajectories = load_records(file, Trajectory)
-    items = [(t, extract_answer(t.final_text, g.relaxed_extraction), t.expected_answer)
-             for t in progress.track(trajectories, description=f"extracting {file.name}")]
-    graded, verdicts = grade_symbolic_many(items, g.timeout_s)
-    outcomes = Counter("no_answer" if p is None else str(v) for (_, p, _), v in zip(items, verdicts, strict=True))
+    log.info("grading %d trajectories of %s", len(trajectories), file.name)
+    found = grade_solutions([(t.final_text, t.expected_answer) for t in trajectories], g.relaxed_extraction,
+                            g.timeout_s)
+    graded_records = [graded_trajectory(t, p, t.expected_answer, v)
+                      for t, (p, v) in zip(trajectories, found, strict=True)]
+    outcomes = Counter("no_answer" if p is None else str(v) for p, v in found)
     undecided = {k: n for k, n in outcomes.items() if k not in ("no_answer", Verdict.EQUAL, Verdict.UNEQUAL)}
     if undecided:
         log.warning("%s: %s answers could not be compared: %s", file.name, sum(undecided.values()), undecided)
-    missing = add_judgements(graded, g.judge, Path(g.output_dir) / "judge", stem=judge_stem)
-    return graded, outcomes, missing
+    missing = add_judgements(graded_records, g.judge, Path(g.output_dir) / "judge", stem=judge_stem)
+    return graded_records, outcomes, missing
 
 
 def main(cfg: NemoMathConfig, args: argparse.Namespace) -> int:

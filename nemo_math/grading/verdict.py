@@ -21,11 +21,16 @@ def grade_symbolic_many(items: list[tuple[Trajectory, str | None, str | None]], 
     """Every ``(trajectory, predicted, reference)`` graded by sympy alone (judge fields cleared), compared in
     parallel, with each comparison's verdict."""
     verdicts = compare_many([(p, r) for _, p, r in items], timeout_s)
-    graded = [GradedTrajectory.from_trajectory(
-        t, reference_answer=r, predicted_answer=p, symbolic_correct=(v is Verdict.EQUAL) if v.decided else None,
-        judge_correct=None, judgement=None, is_correct=v is Verdict.EQUAL)
-        for (t, p, r), v in zip(items, verdicts, strict=True)]
-    return graded, verdicts
+    return [graded_trajectory(t, p, r, v) for (t, p, r), v in zip(items, verdicts, strict=True)], verdicts
+
+
+def graded_trajectory(t: Trajectory, predicted: str | None, reference: str | None,
+                      verdict: Verdict) -> GradedTrajectory:
+    """``t`` with sympy's ``verdict`` on ``predicted`` against ``reference`` (judge fields cleared)."""
+    return GradedTrajectory.from_trajectory(
+        t, reference_answer=reference, predicted_answer=predicted,
+        symbolic_correct=(verdict is Verdict.EQUAL) if verdict.decided else None, judge_correct=None,
+        judgement=None, is_correct=verdict is Verdict.EQUAL)
 
 
 def grade_symbolic(t: Trajectory, predicted: str | None, reference: str | None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from curation_fixtures import trajectory
 
-from nemo_math.curation.repair import decide_reference, group_answers, majority_answer
+from nemo_math.curation.repair import decide_reference, group_answers, majority_answer, vote_pairs
+from nemo_math.grading.equivalence import Verdict, compare_many, is_equivalent
 from nemo_math.grading.verdict import grade_symbolic
 
 
@@ -19,6 +20,21 @@ def graded(pid, answers, reference):
 def test_groups_join_equivalent_spellings():
     groups = group_answers(["\\frac{1}{2}", "3", "0.5", "$\\frac12$", "x = 3", "4"])
     assert groups == [["\\frac{1}{2}", "0.5", "$\\frac12$"], ["3", "x = 3"], ["4"]]
+
+
+def test_vote_pairs_are_every_comparison_a_vote_asks_so_a_batch_can_answer_them():
+    answers = ["\\frac{1}{2}", "3", "0.5", "$\\frac12$", "x = 3", "4", "3", "0.50", "y = 4", "7"]
+    asked = []
+
+    def equal(a, b):
+        asked.append((a, b))
+        return is_equivalent(a, b)
+
+    groups = group_answers(answers, equal)
+    pairs = vote_pairs(answers)
+    assert asked and set(asked) <= set(pairs)
+    table = dict(zip(pairs, compare_many(pairs), strict=True))
+    assert group_answers(answers, lambda a, b: table[a, b] is Verdict.EQUAL) == groups
 
 
 def test_majority_counts_equivalent_answers_not_strings():

@@ -146,7 +146,7 @@ def test_batch_keeps_order_and_settles_easy_pairs_without_sympy():
 
 def test_a_large_batch_spread_over_workers_gives_the_same_verdicts():
     from nemo_math.grading import pool
-    from nemo_math.grading.equivalence import _CHUNK
+    from nemo_math.grading.pool import _CHUNK
 
     pairs = [(f"\\frac{{{2 * i}}}{{{2 * i + 2}}}", f"\\frac{{{i}}}{{{i + 1}}}") for i in range(1, _CHUNK + 40)]
     pairs += [(f"{i}", f"{i + 1}") for i in range(_CHUNK)] + [("(7, 9)", "7 < y < 9"), ("?!", "1")]
