@@ -5,12 +5,14 @@
 Warm cell: ``x += 1`` in a live session (p50/p99 of the full call). Cold start: a new session's first cell,
 with spare processes started ahead (the default) and without (bubblewrap + Python start on the critical path);
 for ipykernel, start_kernel to ready. Throughput: 2 workers, 2 threads each driving its own session; the same
-through ``nemo-math sandbox serve`` (2 client processes, one session each, keep-alive HTTP).
+from asyncio (``execute_async``: 2 coroutines, warm cells on the event loop); and through ``nemo-math sandbox
+serve`` (2 client processes, one session each, keep-alive HTTP).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import socket
 import statistics
 import subprocess
@@ -81,6 +83,23 @@ def bench_sandbox(cells: int, cold: int) -> dict[str, float]:
             sb.close_session(f"cold-{i}")
         res["cold_nospare"] = statistics.median(starts) * 1e3
     return res
+
+
+def bench_async(cells: int) -> float:
+    """cells/s of 2 sessions driven by 2 coroutines through ``execute_async`` (2 workers)."""
+    async def drive(sb: Sandbox, session_id: str) -> None:
+        for _ in range(cells):
+            await sb.execute_async("x += 1", session_id=session_id)
+
+    async def run(sb: Sandbox) -> float:
+        start = time.perf_counter()
+        await asyncio.gather(*(drive(sb, f"tp-{n}") for n in (0, 1)))
+        return 2 * cells / (time.perf_counter() - start)
+
+    with Sandbox(num_workers=2, spare_sessions=2) as sb:
+        for n in (0, 1):
+            sb.execute("x = 0", session_id=f"tp-{n}")
+        return asyncio.run(run(sb))
 
 
 _SERVER_CLIENT = """
@@ -187,12 +206,14 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=20, help="cold starts timed")
     args = parser.parse_args()
     ours = bench_sandbox(args.cells, args.cold)
+    ours["async"] = bench_async(args.cells)
     ours["server"] = bench_server(args.cells)
     ref = bench_ipykernel(args.kernel_cells, args.cold)
     bare = bench_bare_python(args.cold)
     rows = [("warm cell p50 (ms)", "p50"), ("warm cell p99 (ms)", "p99"),
             ("cold start, spares ready (ms)", "cold_spare"), ("cold start, no spare (ms)", "cold_nospare"),
             ("throughput, 2 workers (cells/s)", "throughput"),
+            ("same, execute_async (cells/s)", "async"),
             ("server, 2 sessions (cells/s)", "server")]
     print(f"{'':34}{'nemo-math sandbox':>20}{'ipykernel':>14}")
     for label, key in rows:

@@ -45,7 +45,8 @@ def sampling_seed(job_id: str, base_seed: int = 0) -> int:
 
 async def solve(problem: Problem, mode: str, with_tool: bool, seed: int, transport: Transport,
                 sandbox: Any = None, settings: SolveSettings | None = None, base_seed: int = 0) -> Trajectory:
-    """Solve ``problem`` once; ``sandbox`` (a :class:`nemo_math.sandbox.Sandbox`) is needed when ``with_tool``."""
+    """Solve ``problem`` once; ``sandbox`` (a :class:`nemo_math.sandbox.Sandbox` or ``SandboxClient``: cells run
+    through its ``execute_async``) is needed when ``with_tool``."""
     settings = settings or SolveSettings()
     job_id = Trajectory.make_job_id(problem.id, mode, with_tool, seed)
     traj = Trajectory(job_id=job_id, problem_id=problem.id, problem=problem.problem, mode=mode,
@@ -112,7 +113,7 @@ async def _run_tool(traj: Trajectory, call: dict[str, Any], sandbox: Any, settin
     kwargs = {"session_id": traj.job_id}
     if settings.code_timeout_s is not None:
         kwargs["timeout"] = settings.code_timeout_s
-    result = await asyncio.to_thread(sandbox.execute, call["content"], **kwargs)
+    result = await sandbox.execute_async(call["content"], **kwargs)
     if result.status == "timeout":
         traj.num_tool_timeouts += 1
     elif result.status in TOOL_ERROR_STATUSES:

@@ -97,11 +97,10 @@ class SessionCgroup:
         self._freeze_fd = os.open(os.path.join(v2_dir, "cgroup.freeze"), os.O_WRONLY) if v2_dir else None
         self._kill_file = os.path.join(v2_dir, "cgroup.kill") if v2_dir else None
 
-    def wrap(self, cmd: list[str], shell: str) -> list[str]:
-        """``cmd`` started inside every cgroup: a shell joins them, then execs it (a preexec_fn would make Python
-        fork the whole host process, with the GIL held, instead of vfork)."""
-        joins = " && ".join(f"echo 0 > {shlex.quote(path)}" for path in self._procs)
-        return [shell, "-c", f'{joins} && exec "$@"', "sh", *cmd]
+    def join_script(self) -> str:
+        """Shell commands that move the shell running them into every cgroup, before it execs bubblewrap (a
+        preexec_fn would make Python fork the whole host process, with the GIL held, instead of vfork)."""
+        return " && ".join(f"echo 0 > {shlex.quote(path)}" for path in self._procs)
 
     def freeze(self, frozen: bool) -> None:
         if self._freeze_fd is not None:

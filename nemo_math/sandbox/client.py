@@ -7,6 +7,7 @@ token (the server's shared secret) goes in every request's ``Authorization`` hea
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import math
@@ -67,6 +68,11 @@ class SandboxClient:
         result = SandboxResult.from_dict(data)
         result.elapsed_s = time.monotonic() - start
         return result
+
+    async def execute_async(self, code: str, session_id: str = "default",
+                            timeout: float | None = None) -> SandboxResult:
+        """``execute`` for asyncio callers (as ``Sandbox.execute_async``), in a thread: the HTTP call blocks."""
+        return await asyncio.to_thread(self.execute, code, session_id, timeout)
 
     def close_session(self, session_id: str) -> None:
         self._post("/close", {"session_id": session_id}, self.request_timeout_s)

@@ -42,5 +42,6 @@ class SandboxConfig:
     # shared secret of server and clients: a file holding it (or the NEMO_MATH_SANDBOX_TOKEN variable); required
     # by the server unless it listens on loopback only; each token sees its own sessions only
     token_file: str | None = None
+    header_timeout_s: float = 10.0  # server: a connection not sending a request's headers within this is dropped
     body_timeout_s: float = 10.0  # server: a request body not received within this is answered 408
     request_timeout_s: float = 60.0  # HTTP client: added to the cell timeout

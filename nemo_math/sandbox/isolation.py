@@ -14,8 +14,13 @@ process could otherwise mount a tmpfs of its own past every limit); as any other
 namespace gives both at once. Either way the kernel is pid 1 of its own pid namespace (``--as-pid-1``), so
 ``kill(-1)`` reaches exactly what its cells started, and nothing outside it can be seen or signalled.
 
-Nothing outlives the outer bubblewrap: its ``--die-with-parent`` kills its pid namespace, and with it every layer
-below, when the thread that started it dies, and the session's cgroup is killed whole (cgroups.py). The kernel
+Nothing outlives the host process, whatever ends it (``kill -9`` included): every layer gets a parent-death signal
+(SIGKILL) before it runs anything of its own. The first command is ``setpriv --pdeathsig KILL``, which execs a
+shell that checks that the host is still its parent (it may have died before the signal was armed), joins the
+session's cgroups and execs the outer bubblewrap, whose ``--die-with-parent`` re-arms it for itself and its pid
+namespace's init; as root the inner ``setpriv`` (after the uid change, which disarms it) and the inner bubblewrap
+arm it again. The outer pid namespace dies with its init, every layer below included, and the session's cgroup
+is killed whole (cgroups.py). The kernel
 runs in a session of its own (``--new-session``): its process group used to hold the inner bubblewrap, which a
 cell's ``kill(0)`` (same uid) could kill, taking the whole sandbox down. The last bubblewrap
 loads the seccomp filter (syscalls.py) just before it starts Python. As root, the working
@@ -128,6 +133,15 @@ def _mount_args(cfg: SandboxConfig, interp: Interpreter) -> list[str]:
     return args
 
 
+def tied_to_host(cmd: list[str], first: str = "") -> list[str]:
+    """``cmd`` (bubblewrap) behind a parent-death signal armed at once: without it, a host killed between the
+    start of the process and bubblewrap's own ``--die-with-parent`` left bubblewrap and its sandbox running.
+    ``first``: shell commands run before (joining the cgroups)."""
+    script = f'[ "$PPID" = {os.getpid()} ] && ' + (f"{first} && " if first else "") + 'exec "$@"'
+    return [find_tool("setpriv", "util-linux"), "--pdeathsig", "KILL", "--", find_tool("sh", "dash"), "-c", script,
+            "sh", *cmd]
+
+
 def runs_as_root(cfg: SandboxConfig) -> bool:
     if cfg.isolation not in ("auto", "userns"):
         raise SandboxUnavailable(f"sandbox.isolation={cfg.isolation!r}: expected 'auto' or 'userns'")
@@ -152,8 +166,9 @@ def bwrap_command(cfg: SandboxConfig, interp: Interpreter, uid: int | None,
         remount = f"remount,size={cfg.tmpfs_mb << 20},nr_inodes={cfg.tmpfs_inodes}"
         cmd += ["--", find_tool("sh", "dash"), "-c", f'mount -o {remount} {WORKDIR} && exec "$@"', "sh",
                 find_tool("setpriv", "util-linux"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-                cmd[0], "--unshare-user", "--disable-userns", "--unshare-pid", "--new-session", "--as-pid-1",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--pdeathsig", "KILL", "--",
+                cmd[0], "--die-with-parent", "--unshare-user", "--disable-userns", "--unshare-pid", "--new-session",
+                "--as-pid-1",
                 "--ro-bind", "/", "/", "--dev-bind", "/dev", "/dev", "--ro-bind", "/proc", "/proc",
                 "--bind", WORKDIR, WORKDIR, "--chdir", WORKDIR, *seccomp, "--"]
     mb = 1 << 20

@@ -9,12 +9,14 @@ the whole process group (bubblewrap and its pid namespace with everything inside
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
 import signal
 import struct
 import subprocess
+import threading
 import time
 
 from nemo_math.sandbox.isolation import HOST_ENV, SandboxUnavailable
@@ -43,18 +45,22 @@ class SandboxProcess:
         self._max_frame = 36 * (max_chars + _MARKER_ROOM) + 1024
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      start_new_session=True, env=HOST_ENV, close_fds=True, pass_fds=pass_fds)
-        os.set_blocking(self.proc.stdin.fileno(), False)
+        os.set_blocking(self.proc.stdin.fileno(), False)  # both ends of the protocol wait with a deadline
+        os.set_blocking(self.proc.stdout.fileno(), False)
         self._buf = b""
         self._ready = False
         self._last_nonce = ""  # a late reply carrying it was overtaken by one the cell forged: skipped
         self.frozen = False
+        self._watch = threading.Lock()  # kill (any thread) against an event loop watching a pipe
+        self._watched = False
+        self._dead = False
 
     def wait_ready(self, timeout: float) -> None:
         """Block until the kernel has started (imports done); raises SandboxUnavailable if it cannot."""
         if self._ready:
             return
         try:
-            frame = self._recv(time.monotonic() + timeout, 1024)
+            frame = self._drive(self._frame(time.monotonic() + timeout, 1024))
         except ProcessDied as died:
             raise SandboxUnavailable(f"the sandboxed Python did not start: {died}") from None
         if frame != {"ready": True}:
@@ -67,28 +73,25 @@ class SandboxProcess:
 
         ``timeout + grace`` bounds the whole call, the write of the cell included, whatever the cell did to its
         own process: past it the process is killed."""
-        deadline = time.monotonic() + timeout + grace
-        nonce = os.urandom(16)
-        body = code.encode("utf-8", "surrogatepass")
-        if self.frozen:
-            self.freeze(False)
-        self._send(_REQUEST.pack(len(body), timeout, nonce) + body, deadline)
-        reply = self._recv(deadline, self._max_frame)
-        if isinstance(reply, dict) and self._last_nonce and reply.get("nonce") == self._last_nonce:
-            reply = self._recv(deadline, self._max_frame)
-        self._last_nonce = nonce.hex()
-        limit = self.max_chars + _MARKER_ROOM
-        if not isinstance(reply, dict) or reply.keys() != _REPLY_FIELDS.keys() \
-                or any(not isinstance(reply[k], t) for k, t in _REPLY_FIELDS.items()) \
-                or reply["status"] not in ("ok", "error", "timeout") or reply["nonce"] != nonce.hex() \
-                or any(len(reply[k]) > limit for k in ("stdout", "stderr", "output")):
-            self.kill()
-            raise ProcessDied("crashed", "the Python process broke the sandbox protocol")
-        del reply["nonce"]
-        return {k: _valid_text(v) if isinstance(v, str) else v for k, v in reply.items()}
+        return self._drive(self._cell(code, timeout, grace))
+
+    async def run_async(self, code: str, timeout: float, grace: float) -> dict:
+        """``run`` on the running event loop: the pipes are watched by the loop (no thread hop), the deadline is
+        the loop's timer; only killing a broken process (it waits for the exit) goes to a thread."""
+        loop = asyncio.get_running_loop()
+        protocol = self._cell(code, timeout, grace)
+        try:
+            wait = next(protocol)
+            while True:
+                wait = protocol.send(await self._wait_async(loop, *wait))
+        except StopIteration as done:
+            return done.value
+        except _Broken as broken:
+            raise await in_thread(self._died, broken) from None
 
     def kill(self) -> None:
-        """SIGKILL the whole process group and the session's cgroup, reap bubblewrap; safe to call twice."""
+        """SIGKILL the whole process group and the session's cgroup, reap bubblewrap; safe to call twice. The pipes
+        are closed here, or by the event loop watching one (closing a watched fd would confuse its selector)."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -99,11 +102,10 @@ class SandboxProcess:
         self.proc.wait()
         if cgroup is not None:
             cgroup.remove()
-        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            try:
-                pipe.close()
-            except OSError:
-                pass
+        with self._watch:
+            self._dead = True
+            if not self._watched:
+                self._close_pipes()
 
     def freeze(self, frozen: bool) -> None:
         """Frozen between cells (the pool freezes an idle session, run thaws it): nothing the last cell left
@@ -116,52 +118,116 @@ class SandboxProcess:
             except OSError:  # killed meanwhile by another thread (Sandbox.close)
                 pass
 
-    def _send(self, data: bytes, deadline: float) -> None:
-        view = memoryview(data)
-        try:
-            while view:
-                left = deadline - time.monotonic()
-                if left <= 0 or not _ready(self.proc.stdin, select.POLLOUT, left):
-                    self.kill()
-                    raise ProcessDied("killed", "the process stopped reading its input and was killed")
-                try:
-                    view = view[os.write(self.proc.stdin.fileno(), view):]
-                except BlockingIOError:
-                    continue
-        except (OSError, ValueError):  # it died, or another thread killed it and closed the pipe
-            raise self._died() from None
+    # --- the protocol, as generators that yield (pipe, event, deadline) and are sent whether it came in time;
+    # a pipe closed meanwhile counts as ready: the next read or write fails and says so
 
-    def _recv(self, deadline: float, max_frame: int):
+    def _cell(self, code: str, timeout: float, grace: float):
+        deadline = time.monotonic() + timeout + grace
+        nonce = os.urandom(16)
+        body = code.encode("utf-8", "surrogatepass")
+        if self.frozen:
+            self.freeze(False)
+        view = memoryview(_REQUEST.pack(len(body), timeout, nonce) + body)
+        while view:
+            try:
+                view = view[os.write(self.proc.stdin.fileno(), view):]
+                continue
+            except BlockingIOError:
+                pass
+            except (OSError, ValueError):  # it died, or another thread killed it and closed the pipe
+                raise _Broken("died") from None
+            if not (yield self.proc.stdin, select.POLLOUT, deadline):
+                raise _Broken("killed", "the process stopped reading its input and was killed")
+        reply = yield from self._frame(deadline, self._max_frame)
+        if isinstance(reply, dict) and self._last_nonce and reply.get("nonce") == self._last_nonce:
+            reply = yield from self._frame(deadline, self._max_frame)
+        self._last_nonce = nonce.hex()
+        limit = self.max_chars + _MARKER_ROOM
+        if not isinstance(reply, dict) or reply.keys() != _REPLY_FIELDS.keys() \
+                or any(not isinstance(reply[k], t) for k, t in _REPLY_FIELDS.items()) \
+                or reply["status"] not in ("ok", "error", "timeout") or reply["nonce"] != nonce.hex() \
+                or any(len(reply[k]) > limit for k in ("stdout", "stderr", "output")):
+            raise _Broken("crashed", "the Python process broke the sandbox protocol")
+        del reply["nonce"]
+        return {k: _valid_text(v) if isinstance(v, str) else v for k, v in reply.items()}
+
+    def _frame(self, deadline: float, max_frame: int):
         while True:
             if len(self._buf) >= _HEADER.size:
                 size = _HEADER.unpack_from(self._buf)[0]
                 if size > max_frame:
-                    self.kill()
-                    raise ProcessDied("crashed", f"the Python process broke the sandbox protocol "
-                                                 f"(a {size}-byte message)")
+                    raise _Broken("crashed", f"the Python process broke the sandbox protocol (a {size}-byte message)")
                 if len(self._buf) >= _HEADER.size + size:
                     body = self._buf[_HEADER.size:_HEADER.size + size]
                     self._buf = self._buf[_HEADER.size + size:]
                     try:
                         return json.loads(body)
                     except (ValueError, RecursionError):
-                        self.kill()
-                        raise ProcessDied("crashed", "the Python process broke the sandbox protocol "
-                                                     "(a malformed message)") from None
-            left = deadline - time.monotonic()
+                        raise _Broken("crashed", "the Python process broke the sandbox protocol "
+                                                 "(a malformed message)") from None
+            if not (yield self.proc.stdout, select.POLLIN, deadline):  # a reply is never there at once: wait first
+                raise _Broken("killed", "the cell ran past its time limit and ignored the interrupt")
             try:
-                ready = left > 0 and _ready(self.proc.stdout, select.POLLIN, left)
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16) if ready else None
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            except BlockingIOError:
+                continue
             except (OSError, ValueError):  # another thread killed it and closed the pipe (Sandbox.close)
-                raise self._died() from None
-            if chunk is None:
-                self.kill()
-                raise ProcessDied("killed", "the cell ran past its time limit and ignored the interrupt")
+                raise _Broken("died") from None
             if not chunk:
-                raise self._died()
+                raise _Broken("died")
             self._buf += chunk
 
-    def _died(self) -> ProcessDied:
+    def _drive(self, protocol):
+        """Run a protocol generator here, waiting with poll."""
+        try:
+            wait = next(protocol)
+            while True:
+                pipe, event, deadline = wait
+                try:
+                    ready = _ready(pipe, event, deadline - time.monotonic())
+                except ValueError:  # closed by another thread (Sandbox.close)
+                    ready = True
+                wait = protocol.send(ready)
+        except StopIteration as done:
+            return done.value
+        except _Broken as broken:
+            raise self._died(broken) from None
+
+    async def _wait_async(self, loop: asyncio.AbstractEventLoop, pipe, event: int, deadline: float) -> bool:
+        """Whether ``pipe`` became ready for ``event`` before ``deadline``, watched by the loop."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        ready = loop.create_future()
+
+        def settle(ok: bool) -> None:
+            if not ready.done():
+                ready.set_result(ok)
+
+        watch, unwatch = (loop.add_reader, loop.remove_reader) if event == select.POLLIN else \
+            (loop.add_writer, loop.remove_writer)
+        with self._watch:
+            if self._dead:  # killed (its pipes closed) by another thread: the read or write now fails
+                return True
+            fd = pipe.fileno()  # open: only kill closes it, under this lock
+            watch(fd, settle, True)
+            self._watched = True
+        timer = loop.call_later(left, settle, False)
+        try:
+            return await ready
+        finally:
+            timer.cancel()
+            with self._watch:
+                unwatch(fd)
+                self._watched = False
+                if self._dead:
+                    self._close_pipes()
+
+    def _died(self, broken: _Broken) -> ProcessDied:
+        """Kill the process and say why; for "died", with its exit status and last words (blocks a little)."""
+        if broken.status != "died":
+            self.kill()
+            return ProcessDied(broken.status, broken.message)
         try:
             code = self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -169,6 +235,45 @@ class SandboxProcess:
         detail = _read_available(self.proc.stderr).decode(errors="replace").strip()[-2000:]
         self.kill()
         return ProcessDied("crashed", f"the Python process died ({_describe(code)})" + (f": {detail}" if detail else ""))
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+
+
+class _Broken(Exception):
+    """Raised by the protocol: the process must go (status "killed", "crashed", or "died" on its own)."""
+
+    def __init__(self, status: str, message: str = ""):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+async def in_thread(fn, *args):
+    """``fn(*args)`` in a thread of its own, awaited: not ``asyncio.to_thread``, whose few executor threads may
+    all be waiting for the very session or worker slot that the caller holds (a deadlock)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(outcome, failed: bool) -> None:
+        if not future.done():
+            future.set_exception(outcome) if failed else future.set_result(outcome)
+
+    def work() -> None:
+        try:
+            outcome, failed = fn(*args), False
+        except BaseException as err:  # noqa: BLE001 -- handed to the awaiting caller
+            outcome, failed = err, True
+        try:
+            loop.call_soon_threadsafe(settle, outcome, failed)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=work, name="sandbox-call", daemon=True).start()
+    return await future
 
 
 def _ready(pipe, event: int, timeout_s: float) -> bool:

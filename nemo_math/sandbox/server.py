@@ -1,13 +1,17 @@
 """``nemo-math sandbox serve --port P``: the sandbox pool over HTTP JSON, for generation jobs on other nodes.
 
 Endpoints: ``POST /execute`` {code, session_id, timeout} -> a SandboxResult as JSON; ``POST /close``
-{session_id} -> {closed}; ``GET /health`` -> {status, sessions, workers}. Cells run in threads (the pool blocks),
-so the event loop only parses and answers requests.
+{session_id} -> {closed}; ``GET /health`` -> {status, sessions, workers}. A warm session's cell runs on the
+event loop (``Sandbox.execute_async``: its pipes are watched by the loop); what blocks (a new session's process
+start, waiting for a busy session or worker, closing) runs in threads.
 
 Safe to expose: with tokens (``sandbox.token_file``, one per line, or ``NEMO_MATH_SANDBOX_TOKEN``) every request
 needs ``Authorization: Bearer TOKEN``, and each token has its own session namespace, so no client can see or close
-another's sessions; the server refuses to listen beyond loopback without one. A request body must arrive within
-``body_timeout_s``; SIGTERM kills the sessions first, so the server stops in seconds, cells running or not.
+another's sessions; the server refuses to listen beyond loopback without one. A connection must send a request's
+headers within ``header_timeout_s`` of opening or of its last answer (aiohttp's keep-alive timer, which runs from
+the connection's start since aiohttp PR #13681, in 3.14.5): a client that never finishes its headers is dropped.
+A request body must arrive within ``body_timeout_s``; SIGTERM kills the sessions first, so the server stops in
+seconds, cells running or not.
 """
 
 from __future__ import annotations
@@ -74,9 +78,7 @@ async def execute(request: web.Request) -> web.Response:
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not math.isfinite(timeout) or timeout <= 0):
         raise _error(web.HTTPBadRequest, "field 'timeout': must be a positive, finite number of seconds")
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(request.app[_EXECUTOR], request.app[_SANDBOX].execute, code,
-                                        namespace + session_id, timeout)
+    result = await request.app[_SANDBOX].execute_async(code, namespace + session_id, timeout)
     return web.json_response(result.to_dict())
 
 
@@ -105,7 +107,7 @@ def build_app(sandbox: Sandbox, tokens: list[str] = ()) -> web.Application:
     # a namespace per token: a prefix no session id of another token can produce
     app[_TOKENS] = {t: hashlib.sha256(t.encode()).hexdigest()[:16] + "/" for t in tokens}
     app[_BODY_TIMEOUT] = sandbox.config.body_timeout_s
-    # one thread per possible session: waiting calls park in threads, the pool's semaphore bounds the work
+    # closing a session waits for its cell: one thread per possible session
     app[_EXECUTOR] = concurrent.futures.ThreadPoolExecutor(sandbox.config.max_sessions, "sandbox-http")
     app.router.add_post("/execute", execute)
     app.router.add_post("/close", close)
@@ -150,5 +152,5 @@ def main(cfg, args) -> int:
         log.info("sandbox: serving %d workers on http://%s:%d (%s)", sb_cfg.num_workers, host, port,
                  f"{len(tokens)} token(s)" if tokens else "no token: loopback only")
         web.run_app(build_app(sandbox, tokens), host=host, port=port, print=None, handle_signals=True,
-                    access_log=None, shutdown_timeout=5)
+                    access_log=None, shutdown_timeout=5, keepalive_timeout=sb_cfg.header_timeout_s)
     return 0

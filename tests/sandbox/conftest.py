@@ -16,7 +16,7 @@ def sandbox_config() -> SandboxConfig:
     if shutil.which("bwrap") is None:
         pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
     return SandboxConfig(num_workers=2, timeout_s=5.0, memory_mb=1024, tmpfs_mb=16, file_size_mb=64,
-                         max_processes=16, kill_grace_s=0.5, spare_sessions=2, uid_base=UID_BASE)
+                         max_processes=16, kill_grace_s=3.0, spare_sessions=2, uid_base=UID_BASE)
 
 
 @pytest.fixture(scope="session")

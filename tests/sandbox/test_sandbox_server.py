@@ -39,8 +39,9 @@ def server(sandbox_config, token_file):
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "nemo_math.cli", "sandbox", "-q", "serve",
                              f"sandbox.uid_base={SERVER_UIDS[0]}", "sandbox.spare_sessions=1",
-                             "sandbox.kill_grace_s=0.5", f"sandbox.token_file={token_file}",
-                             "sandbox.body_timeout_s=1", "sandbox.max_timeout_s=2", "--port", str(port)])
+                             "sandbox.kill_grace_s=3", f"sandbox.token_file={token_file}",
+                             "sandbox.body_timeout_s=1", "sandbox.header_timeout_s=1", "sandbox.max_timeout_s=2",
+                             "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     client = SandboxClient(url, token=TOKENS[0])
     deadline = time.monotonic() + 60
@@ -135,6 +136,17 @@ def test_a_stalled_request_body_is_answered_in_time(server):
         assert s.recv(4096).split(b"\r\n")[0] == b"HTTP/1.1 408 Request Timeout"  # body_timeout_s=1
 
 
+def test_a_client_that_never_finishes_its_headers_is_dropped(server):
+    url, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as s:  # the bound only stops a hang
+        s.sendall(b"POST /execute HTTP/1.1\r\nHost: x\r\nContent-Type: appl")
+        assert s.recv(4096) == b""  # header_timeout_s=1: closed (before: held open as long as the client liked)
+    client = SandboxClient(url, token=TOKENS[0])
+    assert client.execute("1 + 1", session_id="after-slow").output == "2\n"
+    client.close_session("after-slow")
+
+
 def test_the_server_refuses_to_listen_beyond_loopback_without_a_token():
     env = {k: v for k, v in os.environ.items() if k != "NEMO_MATH_SANDBOX_TOKEN"}
     done = subprocess.run([sys.executable, "-m", "nemo_math.cli", "sandbox", "-q", "serve", "--host", "0.0.0.0",
@@ -160,20 +172,3 @@ def test_stopping_the_server_ends_its_sandboxes_at_once(server):
         assert host_processes(*SERVER_UIDS) == []
     with pytest.raises(SandboxError):
         client.health()
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="finds the sandbox processes by their uid (root mode)")
-def test_sandboxes_die_with_their_host_process(sandbox_config, tmp_path):
-    uids = (UID_BASE + 6000, UID_BASE + 7000)
-    script = ("import sys, time\nfrom nemo_math.sandbox import Sandbox\n"
-              f"sb = Sandbox(uid_base={uids[0]}, spare_sessions=2)\n"
-              "sb.execute('a = 1', session_id='s')\nprint('ready', flush=True)\ntime.sleep(600)\n")
-    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    assert host.stdout.readline().strip() == "ready"
-    assert len(host_processes(*uids)) >= 1
-    host.kill()
-    host.wait()
-    deadline = time.monotonic() + 20
-    while host_processes(*uids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert host_processes(*uids) == []

@@ -105,7 +105,7 @@ def test_idle_sessions_are_reaped_and_lru_evicted(sandbox_config):
         for sid in ("one", "two", "three"):
             sb.execute("1", session_id=sid)
         assert sb.sessions() == ["two", "three"]
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 120  # a bound for a busy machine, not an expectation
         while sb.sessions() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sb.sessions() == []
