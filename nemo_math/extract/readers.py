@@ -2,10 +2,11 @@
 
 * StackExchange ``Posts.xml`` (the data dump of math.stackexchange.com / mathoverflow.net): streamed with
   ``lxml.etree.iterparse``, each ``<row>`` cleared once read, so the file's size does not matter. Questions
-  (``PostTypeId=1``) are pre-filtered as they come; they and the answers (``PostTypeId=2``, listed long after
-  their questions in the dump) go to a temporary SQLite file (stdlib) and are joined there, the accepted answer
-  first, then by score: memory stays flat whatever the dump's size. ``Users.xml`` beside it, when present,
-  gives the authors' display names for attribution (held in memory: a dict of names).
+  (``PostTypeId=1``) are pre-filtered as they come (the cheap checks before the HTML -> text conversion); they,
+  the answers (``PostTypeId=2``, listed long after their questions in the dump) and ``Users.xml`` beside it
+  (the authors' display names for attribution), when present, go to a private temporary SQLite file (stdlib)
+  and are joined there in one pass: memory stays flat whatever the dump's size. Only the answers kept (the
+  accepted one first, then by score) are converted to text.
 * AoPS threads as JSONL, one topic per line: ``topic_id``, ``category_id``, ``title``, ``posts`` (each with
   ``post_id``, ``poster_id``, ``username``, ``post_canonical``: BBCode with LaTeX). The first post is the
   question, the later ones are solutions.
@@ -13,11 +14,11 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby, islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from lxml import etree
 
 from nemo_math.config import ConfigError
 from nemo_math.extract.config import ForumSourceConfig, PrefilterConfig
-from nemo_math.extract.text import bbcode_to_text, dedup_key, html_to_text, is_english
+from nemo_math.extract.text import bbcode_to_text, dedup_key, has_image, html_to_text, is_english
 from nemo_math.io import iter_dicts
 from nemo_math.records import RecordError
 
@@ -41,33 +42,44 @@ def se_license(creation_date: str) -> str:
 
 
 class Prefilter:
-    """Text, language, length, image and cross-site exact-dedup filters with a count per outcome."""
+    """Text, language, length, image and cross-site exact-dedup filters with a count per outcome.
+
+    The dedup keys live in a private temporary SQLite file (``connect("")``, deleted on close), not a set: the
+    stage's memory stays flat whatever the number of questions."""
 
     def __init__(self, cfg: PrefilterConfig):
         self.cfg = cfg
         self.counts: Counter = Counter()
-        self.seen: set[str] = set()
+        self._seen = sqlite3.connect("")
+        self._seen.execute("CREATE TABLE seen (key BLOB PRIMARY KEY) WITHOUT ROWID")
 
     def question(self, text: str, has_image: bool) -> str | None:
         """The drop reason of a question's body text (title left out, so a post seen on two sites matches),
         or None to keep it (then its dedup key is remembered)."""
         self.counts["read"] += 1
-        reason = None
-        if has_image and self.cfg.drop_images:
+        cfg, reason = self.cfg, None
+        if has_image and cfg.drop_images:
             reason = "image"
-        elif len(text) < self.cfg.min_chars:
+        elif len(text) < cfg.min_chars:
             reason = "too_short"
-        elif len(text) > self.cfg.max_chars:
+        elif len(text) > cfg.max_chars:
             reason = "too_long"
-        elif self.cfg.english_only and not is_english(text):
+        elif cfg.english_only and not is_english(text):
             reason = "not_english"
-        else:
-            key = dedup_key(text)
-            if key in self.seen:
-                reason = "duplicate"
-            self.seen.add(key)
+        elif not self._seen.execute("INSERT OR IGNORE INTO seen VALUES (?)", (dedup_key(text),)).rowcount:
+            reason = "duplicate"
         self.counts[reason or "kept"] += 1
         return reason
+
+    def html_question(self, body: str) -> str | None:
+        """The text of an HTML question body it keeps, else None. An image or a body shorter than ``min_chars``
+        (its text can only be shorter) is dropped before the HTML -> text conversion, the costly step."""
+        image = has_image(body)
+        if (image and self.cfg.drop_images) or len(body) < self.cfg.min_chars:
+            self.question(body, image)
+            return None
+        text = html_to_text(body)[0]
+        return None if self.question(text, image) else text
 
 
 def _source_name(source: ForumSourceConfig) -> str:
@@ -83,85 +95,95 @@ def read_source(source: ForumSourceConfig, prefilter: Prefilter) -> Iterator[dic
         raise ConfigError(f"extract.sources: kind: expected stackexchange or aops, got {source.kind!r}")
 
 
-def _users(posts: Path) -> dict[str, str]:
-    users_xml = posts.with_name("Users.xml")
-    names: dict[str, str] = {}
-    if users_xml.exists():
-        for _, row in etree.iterparse(str(users_xml), tag="row"):
-            names[row.get("Id")] = row.get("DisplayName") or ""
-            row.clear()
-    return names
+SPOOL_ROWS = 1000  # rows buffered before each write to the on-disk join tables (bounds the buffer)
+SCHEMA = """PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;
+CREATE TABLE q (id INTEGER PRIMARY KEY, accepted INTEGER, title TEXT, text TEXT, user TEXT, owner_name TEXT,
+                created TEXT, tags TEXT, score INTEGER);
+CREATE TABLE a (parent INTEGER, id INTEGER, score INTEGER, body TEXT);
+CREATE TABLE u (id TEXT PRIMARY KEY, name TEXT) WITHOUT ROWID;"""
+# each question's answers, the accepted one first, then by score: SQLite sorts within a question only
+JOIN = """SELECT q.id, q.accepted, q.title, q.text, q.user, coalesce(nullif(u.name, ''), q.owner_name), q.created,
+       q.tags, q.score, a.id, a.score, a.body
+FROM q LEFT JOIN u ON u.id = q.user LEFT JOIN a ON a.parent = q.id AND (a.id = q.accepted OR a.score >= ?)
+ORDER BY q.id, a.id = q.accepted DESC, a.score DESC, a.id"""
 
 
 def read_stackexchange(source: ForumSourceConfig, prefilter: Prefilter) -> Iterator[dict[str, Any]]:
+    """Kept questions in ``Id`` order with their best solution posts (see the module docstring)."""
     path = Path(source.path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such StackExchange Posts.xml")
-    names, name, site = _users(path), _source_name(source), source.site
-    with tempfile.TemporaryDirectory(prefix="nemo-math-extract-") as tmp:
-        db = sqlite3.connect(Path(tmp) / "posts.sqlite")
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                         "CREATE TABLE q (id INTEGER PRIMARY KEY, accepted INTEGER, doc TEXT);"
-                         "CREATE TABLE a (parent INTEGER, id INTEGER, score INTEGER, body TEXT);")
-        questions, answers = [], []
-        try:
-            for _, row in etree.iterparse(str(path), tag="row", huge_tree=True):
-                kind, post_id = row.get("PostTypeId"), row.get("Id")
-                if post_id is None or not post_id.isdigit():
-                    raise RecordError("Id", "missing or not an integer", path=str(path), line=row.sourceline)
-                if kind == "1":
-                    doc = _question(row, prefilter, site, name, names)
-                    if doc is not None:
-                        questions.append((int(post_id), int(row.get("AcceptedAnswerId") or 0), json.dumps(doc)))
-                elif kind == "2" and (row.get("ParentId") or "").isdigit():
-                    answers.append((int(row.get("ParentId")), int(post_id), int(row.get("Score") or 0),
-                                    row.get("Body") or ""))
-                row.clear()
-                while row.getprevious() is not None:  # constant memory: drop the rows already read
-                    del row.getparent()[0]
-                if len(questions) + len(answers) >= SPOOL_ROWS:
-                    _spool(db, questions, answers)
-        except etree.XMLSyntaxError as err:
-            raise RecordError("<xml>", str(err), path=str(path), line=err.lineno) from None
-        _spool(db, questions, answers)
+    db = sqlite3.connect("")  # a private temporary file, deleted on close
+    try:
+        db.executescript(SCHEMA)
+        users = path.with_name("Users.xml")
+        if users.exists():
+            _spool(db, "u", ((row.get("Id"), row.get("DisplayName")) for row in _rows(users)))
+        _spool(db, "q", _questions(path, db, prefilter))
         db.execute("CREATE INDEX a_parent ON a (parent)")
-        cfg = prefilter.cfg
-        for qid, accepted, doc in db.execute("SELECT id, accepted, doc FROM q ORDER BY id"):
-            question = json.loads(doc)
-            rows = db.execute("SELECT id, score, body FROM a WHERE parent = ? AND (id = ? OR score >= ?) "
-                              "ORDER BY id = ? DESC, score DESC, id LIMIT ?",
-                              (qid, accepted, cfg.min_answer_score, accepted, cfg.max_answers)).fetchall()
-            question["answers"] = [{"id": str(aid), "score": score, "accepted": aid == accepted,
-                                    "text": html_to_text(body)[0]} for aid, score, body in rows]
-            yield question
+        yield from _candidates(db, source, prefilter.cfg)
+    finally:
         db.close()
 
 
-SPOOL_ROWS = 10_000  # posts buffered before each write to the on-disk join table
+def _rows(path: Path) -> Iterator[Any]:
+    """The ``<row>`` elements of a dump file, each cleared once the next is asked for: constant memory."""
+    try:
+        for _, row in etree.iterparse(str(path), tag="row", huge_tree=True):
+            yield row
+            row.clear()
+            while row.getprevious() is not None:  # drop the emptied rows already read
+                del row.getparent()[0]
+    except etree.XMLSyntaxError as err:
+        raise RecordError("<xml>", str(err), path=str(path), line=err.lineno) from None
 
 
-def _spool(db: sqlite3.Connection, questions: list, answers: list) -> None:
-    """Move the buffered posts to SQLite: the dump lists answers long after their questions, so the join is
-    done on disk, keeping memory flat whatever the dump's size."""
-    db.executemany("INSERT INTO q VALUES (?, ?, ?)", questions)
-    db.executemany("INSERT INTO a VALUES (?, ?, ?, ?)", answers)
+def _questions(path: Path, db: sqlite3.Connection, prefilter: Prefilter) -> Iterator[tuple]:
+    """The kept questions of ``Posts.xml`` as ``q`` rows; answers go to the ``a`` table on the way (the dump
+    lists them long after their questions, so the join is done on disk)."""
+    answers: list[tuple] = []
+    for row in _rows(path):
+        get = row.get
+        kind, post_id = get("PostTypeId"), get("Id")
+        if post_id is None or not post_id.isdigit():
+            raise RecordError("Id", "missing or not an integer", path=str(path), line=row.sourceline)
+        if kind == "1":
+            text = prefilter.html_question(get("Body") or "")
+            if text is not None:
+                yield (int(post_id), int(get("AcceptedAnswerId") or 0), (get("Title") or "").strip(), text,
+                       get("OwnerUserId"), get("OwnerDisplayName"), get("CreationDate") or "", get("Tags") or "",
+                       int(get("Score") or 0))
+        elif kind == "2":
+            parent = get("ParentId") or ""
+            if parent.isdigit():
+                answers.append((int(parent), int(post_id), int(get("Score") or 0), get("Body") or ""))
+                if len(answers) >= SPOOL_ROWS:
+                    _spool(db, "a", answers)
+                    answers.clear()
+    _spool(db, "a", answers)
+
+
+def _spool(db: sqlite3.Connection, table: str, rows: Iterable[tuple]) -> None:
+    """Insert ``rows`` in batches of ``SPOOL_ROWS`` (``rows`` may be a generator: never all in memory)."""
+    it = iter(rows)
+    while batch := list(islice(it, SPOOL_ROWS)):
+        db.executemany(f"INSERT INTO {table} VALUES ({', '.join('?' * len(batch[0]))})", batch)
     db.commit()
-    questions.clear()
-    answers.clear()
 
 
-def _question(row, prefilter: Prefilter, site: str, name: str, names: dict[str, str]) -> dict[str, Any] | None:
-    """A question row as a candidate (without answers), or None when a pre-filter drops it."""
-    text, image = html_to_text(row.get("Body") or "")
-    if prefilter.question(text, image) is not None:
-        return None
-    title, post_id, user = (row.get("Title") or "").strip(), row.get("Id"), row.get("OwnerUserId")
-    return {"id": f"{site}/{post_id}", "data_source": name, "question": f"{title}\n\n{text}" if title else text,
-            "url": f"https://{site}/questions/{post_id}",
-            "user_url": f"https://{site}/users/{user}" if user else None,
-            "user_name": names.get(user or "") or row.get("OwnerDisplayName"),
-            "license": se_license(row.get("CreationDate") or ""),
-            "metadata": {"tags": row.get("Tags") or "", "score": int(row.get("Score") or 0)}}
+def _candidates(db: sqlite3.Connection, source: ForumSourceConfig, cfg: PrefilterConfig) -> Iterator[dict]:
+    """One candidate per kept question: the accepted answer first, then by score, at most ``max_answers``."""
+    name, site = _source_name(source), source.site
+    for qid, group in groupby(db.execute(JOIN, (cfg.min_answer_score,)), key=itemgetter(0)):
+        rows = list(islice(group, cfg.max_answers))  # the best first (see JOIN)
+        _, accepted, title, text, user, user_name, created, tags, score = rows[0][:9]
+        posts = [row[9:] for row in rows if row[9] is not None]
+        yield {"id": f"{site}/{qid}", "data_source": name, "question": f"{title}\n\n{text}" if title else text,
+               "answers": [{"id": str(aid), "score": ascore, "accepted": aid == accepted,
+                            "text": html_to_text(body)[0]} for aid, ascore, body in posts],
+               "url": f"https://{site}/questions/{qid}",
+               "user_url": f"https://{site}/users/{user}" if user else None, "user_name": user_name,
+               "license": se_license(created), "metadata": {"tags": tags, "score": score}}
 
 
 def read_aops(source: ForumSourceConfig, prefilter: Prefilter) -> Iterator[dict[str, Any]]:
