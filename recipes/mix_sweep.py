@@ -10,6 +10,10 @@ competition benchmarks and on HLE-math; HLE-math is gated on the Hugging Face hu
 or a working ``datasets`` download it is skipped with a message. Ends in ``<out>/mix_sweep.md`` (one table:
 pass@1 per benchmark and ratio) and ``<out>/pareto.png`` (competition vs HLE-math pass@1, or vs mean solution
 length when HLE-math is absent, the Pareto front marked). Complete runs are skipped on re-run, as in the pipeline.
+
+A ratio with too few problems fails fast, naming the ratio and the stage, before any training: up front when the
+mix of the extracted problems would leave a source out or hold fewer than ``--min-problems``; and once each
+ratio's chain reaches ``curate`` and ``pack``, when they leave nothing for a training stage's bucket.
 """
 
 from __future__ import annotations
@@ -23,8 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from nemo_math.config import load_config  # noqa: E402
 from nemo_math.extract.stage import BY_SOURCE  # noqa: E402
-from nemo_math.io import write_text  # noqa: E402
+from nemo_math.io import done_summary, write_text  # noqa: E402
 from nemo_math.pipeline import run_stage  # noqa: E402
+from nemo_math.problems.config import SourceConfig  # noqa: E402
+from nemo_math.problems.mix import Mix  # noqa: E402
+from nemo_math.training.schedule import bucket_dir  # noqa: E402
 
 COMPETITION = ["aime24", "aime25", "comp-math-24-25"]
 HLE = "hle-math"
@@ -62,6 +69,43 @@ def ratio_overrides(extract_dir: Path, aops: int, se: int) -> list[str]:
     sources = [f"{{path: {extract_dir / BY_SOURCE / f'{name}.jsonl'}, name: {name}, weight: {w}}}"
                for name, w in zip(SOURCES, (aops, se), strict=True) if w > 0]
     return [f"problems.sources=[{','.join(sources)}]"]
+
+
+def check_mix(label: str, weights: tuple[int, int], extracted: dict[str, int], seed: int, max_problems: int,
+              min_problems: int) -> None:
+    """Fail before any run when the ratio's mix of the extracted problems is too small to say anything: a
+    weighted source left out, or fewer than ``min_problems`` (the problems stage can only drop more)."""
+    sources = [SourceConfig(name=name, weight=w) for name, w in zip(SOURCES, weights, strict=True) if w > 0]
+    quotas = Mix(sources, seed, max_problems).quotas({s.name: extracted.get(s.name, 0) for s in sources})
+    if min(quotas.values()) == 0 or sum(quotas.values()) < min_problems:
+        mix = " + ".join(f"{n} {name}" for name, n in quotas.items())
+        have = " + ".join(f"{extracted.get(name, 0)} {name}" for name in SOURCES)
+        raise SystemExit(f"mix {label}: stage problems: the mix would keep {mix} of the {have} extracted problems, "
+                         f"too few for this ratio (every source and >= {min_problems} in all are needed): extract "
+                         f"more problems or lower --min-problems")
+
+
+def shortfall(cfg, stage: str) -> str | None:
+    """What a finished ``curate`` or ``pack`` of a ratio's run left too little of to train on, or None."""
+    if stage == "curate":
+        if done_summary(cfg.curate.output_dir).get("sft_records"):
+            return None
+        return f"kept no SFT records (see {cfg.curate.output_dir}/report.md)"
+    empty = [s.bucket for s in cfg.train.stages if not (bucket_dir(cfg.train, s) / "manifest.json").exists()]
+    return f"left the training buckets {empty} empty (see {cfg.pack.output_dir}/manifest.json)" if empty else None
+
+
+def run_ratio(label: str, files: list[str], overrides: list[str], stages: list[str]) -> None:
+    """The chain for one ratio; it stops before training, naming the stage, when too little is left to train on."""
+    cfg = load_config(files, overrides)
+    gates = [g for g in ("curate", "pack") if g in stages and "train" in stages[stages.index(g):]]
+    for gate in gates:
+        before = stages[: stages.index(gate) + 1]
+        run_stage("pipeline", files, [*overrides, f"pipeline.stages=[{','.join(before)}]"], quiet=True)
+        reason = shortfall(cfg, gate)
+        if reason:
+            raise SystemExit(f"mix {label}: stage {gate} {reason}: too few problems for this ratio to train on")
+    run_stage("pipeline", files, [*overrides, f"pipeline.stages=[{','.join(stages)}]"], quiet=True)
 
 
 def pass_at_1(metrics: Path, benchmarks: list[str]) -> dict[str, float]:
@@ -151,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="the sweep's folder (default: <run_dir>/mix_sweep)")
     p.add_argument("--competition", default=",".join(COMPETITION), help="competition benchmarks, comma list")
     p.add_argument("--hle-math", help="a local HLE-math JSONL (problem, expected_answer)")
+    p.add_argument("--min-problems", type=int, default=16,
+                   help="fail before training when a ratio's mix of the extracted problems is smaller")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = p.parse_args(argv)
     files = [*([args.preset] if args.preset else []), *args.config]
@@ -160,16 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     hle = hle_spec(args.hle_math)
     benchmarks = [*competition, *([hle] if hle else [])]
     extract_dir = out / "extract"
+    ratios = parse_ratios(args.ratios)
     run_stage("extract", files, [*args.overrides, f"extract.output_dir={extract_dir}"], quiet=True)
+    extracted = done_summary(extract_dir)["by_source"]
+    for aops, se in ratios:
+        check_mix(f"{aops}:{se}", (aops, se), extracted, cfg.problems.seed, cfg.problems.max_problems,
+                  args.min_problems)
     stages = [s for s in cfg.pipeline.stages if s != "extract"]
     results = {}
-    for aops, se in parse_ratios(args.ratios):
+    for aops, se in ratios:
         label = f"{aops}:{se}"
         run_dir = out / f"aops{aops}_se{se}"
         print(f"mix {label}: {run_dir}", flush=True)
-        run_stage("pipeline", files, [*args.overrides, f"run_dir={run_dir}", f"pipeline.stages=[{','.join(stages)}]",
-                                      f"evaluate.benchmarks=[{','.join(benchmarks)}]",
-                                      *ratio_overrides(extract_dir, aops, se)], quiet=True)
+        run_ratio(label, files, [*args.overrides, f"run_dir={run_dir}", f"evaluate.benchmarks=[{','.join(benchmarks)}]",
+                                 *ratio_overrides(extract_dir, aops, se)], stages)
         results[label] = pass_at_1(run_dir / "evaluate" / "metrics.json", benchmarks)
     path = write_summary(out, results, competition, hle)
     print(path.read_text())

@@ -1,9 +1,12 @@
 """The scripted teacher's answers to the extract prompts, so the stage runs offline in tests and the tiny preset.
 
 Plain heuristics a reader can predict: a post poses a problem when it asks something (``?``, find, compute,
-prove, ...); ``prove``/``show that`` make a proof, ``(A)``-style options a multiple choice, a leading
-is/does/are a yes-no question; a solution's answer is its last ``\\boxed{}``, else what follows "answer is",
-else none; answers agree when a strict majority is the same after removing spaces and ``$``.
+prove, ...); ``prove``/``show that`` make a proof, ``(A)``-style options a multiple choice, a reference to a
+figure or diagram (which the text lacks) an invalid problem, a leading is/does/are a yes-no question; a
+solution's answer is its last ``\\boxed{}``, else the last "answer is ..." or "result is ..." (the ``$...$``
+right after it, or the rest of the sentence), else none; answers agree when a strict majority is the same
+after :func:`same_form` (spaces, ``$``, ``\\dfrac``/``\\tfrac``, ``\\frac12`` and a final period are no
+difference).
 """
 
 from __future__ import annotations
@@ -31,12 +34,21 @@ def _boxed(text: str) -> str | None:
     return None
 
 
+ANSWER_IS = re.compile(r"\b(?:answer|result) is:?\s*(?:\$\$?([^$]+)\$|([^$\n]+?)(?=[.,;]?(?:\s|$)))", re.I)
+
+
 def answer_of(solution: str) -> str | None:
     boxed = _boxed(solution)
     if boxed:
         return boxed
-    match = re.search(r"answer is\s*:?\s*\$?([^$\n]+?)\$?\s*(?:\.|$)", solution, re.I | re.M)
-    return match.group(1).strip() if match else None
+    matches = ANSWER_IS.findall(solution)
+    return next(a for a in matches[-1] if a).strip() if matches else None
+
+
+def same_form(answer: str) -> str:
+    """The form answers are compared in: what a reader would not count as a different answer."""
+    text = re.sub(r"\\[dt]frac", r"\\frac", re.sub(r"[\s$]|\\[,!;]", "", answer)).rstrip(".")
+    return re.sub(r"\\frac(\d)(\d)", r"\\frac{\1}{\2}", text)
 
 
 def reply(messages: list[dict[str, Any]]) -> str | None:
@@ -57,6 +69,8 @@ def reply(messages: list[dict[str, Any]]) -> str | None:
             return "CLASS: proof"
         if re.search(r"\(A\).*\(B\)", problem, re.S):
             return "CLASS: multiple_choice"
+        if re.search(r"\b(figure|diagram|picture)\b", problem, re.I):
+            return "CLASS: invalid"
         if re.match(r"(is|does|are|do|can)\b", problem.split("\n")[-1].strip(), re.I):
             return "CLASS: yes_no"
         return "CLASS: final_answer"
@@ -64,9 +78,9 @@ def reply(messages: list[dict[str, Any]]) -> str | None:
         return f"ANSWER: {answer_of(_section(user, 'Solution')) or 'none'}"
     if step == "agreement":
         answers = [a.strip() for a in _section(user, "Answers").splitlines() if a.strip()]
-        votes = Counter(re.sub(r"[\s$]", "", a) for a in answers)
+        votes = Counter(same_form(a) for a in answers)
         top, count = votes.most_common(1)[0]
         if count * 2 > len(answers):
-            return f"AGREED: yes\nANSWER: {next(a for a in answers if re.sub(r'[\s$]', '', a) == top)}"
+            return f"AGREED: yes\nANSWER: {next(a for a in answers if same_form(a) == top)}"
         return "AGREED: no\nANSWER: none"
     return None

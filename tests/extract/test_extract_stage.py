@@ -38,7 +38,8 @@ def test_extract_on_fixtures(tmp_path: Path):
     out = tmp_path / "extract"
     assert is_done(out)
     problems = {p["id"]: p for p in lines(out / "problems.jsonl")}
-    assert set(problems) == {"math.stackexchange.com/1", "math.stackexchange.com/8", "aops/5001", "aops/5006"}
+    assert len(problems) == 96  # enough for every ratio of recipes/mix_sweep.py on the tiny preset
+    assert {"math.stackexchange.com/1", "math.stackexchange.com/8", "aops/5001", "aops/5006"} <= set(problems)
     se = problems["math.stackexchange.com/1"]
     assert se["expected_answer"] == "28" and se["data_source"] == "StackExchange-Math"
     assert se["problem"].endswith("such that $n^2 < 50$.")  # HTML entities decoded twice, math kept
@@ -50,11 +51,17 @@ def test_extract_on_fixtures(tmp_path: Path):
     aops = problems["aops/5001"]
     assert (aops["data_source"], aops["expected_answer"], aops["user_name"], aops["url"]) == (
         "AoPS", "7", "mathfan", "https://artofproblemsolving.com/community/c3h5001")
+    deleted_owner = problems["math.stackexchange.com/27"]  # OwnerDisplayName only: no user page
+    assert (deleted_owner["user_name"], deleted_owner["user_url"]) == ("user31004", None)
+    assert problems["aops/5013"]["expected_answer"] == "\\dfrac{5}{16}"  # agreed with \frac{5}{16}
+    assert problems["math.stackexchange.com/114"]["metadata"]["num_solution_posts"] == 1  # score -3 answer ignored
 
     report = json.loads((out / "report.json").read_text())
-    assert report["prefilter"]["counts"] == {"read": 14, "kept": 10, "image": 2, "not_english": 1,
-                                             "duplicate": 1, "no_solution_posts": 1, "candidates": 9}
-    assert report["llm"]["dropped"] == {"proof": 2, "no_problem": 1, "disagreement": 1, "multiple_choice": 1}
+    assert report["prefilter"]["counts"] == {"read": 123, "kept": 116, "image": 2, "not_english": 2, "duplicate": 2,
+                                             "too_short": 1, "no_solution_posts": 2, "candidates": 114}
+    assert report["llm"]["dropped"] == {"proof": 4, "multiple_choice": 2, "yes_no": 2, "invalid": 2, "no_problem": 3,
+                                        "no_answer": 2, "disagreement": 3}
+    assert report["kept_by_source"] == {"AoPS": 47, "StackExchange-Math": 49}
     # every step is kept for audit: prompt, model, reply, parsed output
     audit = {row["job_id"]: row for f in out.glob("audit-*.jsonl") for row in lines(f)}
     steps = audit["math.stackexchange.com/8"]["steps"]
@@ -70,7 +77,7 @@ def test_extract_output_feeds_problems(tmp_path: Path):
                    f"problems.sources=[{{path: {tmp_path}/extract/problems.jsonl, name: extracted}}]"])
     assert rc == 0
     out = lines(tmp_path / "problems" / "problems.jsonl")
-    assert len(out) == 4 and {p["user_name"] for p in out} >= {"Alice Euler", "mathfan"}
+    assert len(out) == 96 and {p["user_name"] for p in out} >= {"Alice Euler", "mathfan"}
 
 
 def test_bad_posts_xml_names_file_and_line(tmp_path: Path):
@@ -108,5 +115,5 @@ def test_kill_9_mid_stage_resumes_exactly_once(tmp_path: Path):
     assert len([row for f in out.glob("audit-*.jsonl") for row in lines(f)]) == 4
     assert run_extract(run_dir) == 0
     ids = [row["job_id"] for f in out.glob("audit-*.jsonl") for row in lines(f)]
-    assert len(ids) == len(set(ids)) == 9
+    assert len(ids) == len(set(ids)) == 114
     assert (out / "problems.jsonl").read_text() == (reference / "extract" / "problems.jsonl").read_text()
