@@ -27,6 +27,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from nemo_math.records import CHANNELS
+
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 PROMPT_SUFFIX = "Please reason step by step, and put your final answer within \\boxed{}."
 REASONING_RE = re.compile(r"Reasoning:\s*(high|medium|low)", re.IGNORECASE)
@@ -135,7 +137,10 @@ def from_harmony(messages) -> list[dict[str, Any]]:
                 parts.append(text.split("<|message|>", 1)[1].removesuffix(END))
         recipient = m.recipient if role == "assistant" else None
         name = m.author.name or ("python" if role == "tool" else None)
-        out.append(message(role, "".join(parts), m.channel, recipient, name))
+        # a model may write any header (an untrained student wrote "analysis+100"): text on a channel that is
+        # not harmony's is reasoning, never an answer, and must not make the trajectory unreadable
+        channel = m.channel if m.channel is None or m.channel in CHANNELS else "analysis"
+        out.append(message(role, "".join(parts), channel, recipient, name))
     return out
 
 

@@ -73,6 +73,19 @@ def test_completion_text_round_trips_and_truncated_text_parses():
     assert cut == [message("assistant", "half a thou", "analysis")]
 
 
+def test_a_channel_that_is_not_harmonys_parses_as_reasoning_into_a_valid_trajectory():
+    """A student wrote ``<|channel|>analysis+100``: the whole evaluation stage then failed validating its record."""
+    from nemo_math.records import Trajectory
+
+    text = "<|channel|>analysis+100<|message|>hmm<|end|><|start|>assistant<|channel|>final<|message|>\\boxed{3}"
+    parsed = harmony.parse_completion(text)
+    assert parsed == [message("assistant", "hmm", "analysis"), message("assistant", "\\boxed{3}", "final")]
+    record = {"job_id": "p/low/0", "problem_id": "p", "problem": "q", "mode": "low", "with_tool": False,
+              "seed": 0, "messages": harmony.initial_messages("q", "low", False) + parsed,
+              "finish_reason": "final"}
+    Trajectory.from_dict(record)  # raised RecordError naming messages[...].channel before
+
+
 def test_training_render_keeps_reasoning_and_ends_in_return():
     text = harmony.load_encoding().decode(harmony.render_training_tokens(tool_trace()))
     assert text.endswith("<|channel|>final<|message|>The answer is \\boxed{4}.<|return|>")
