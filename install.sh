@@ -18,14 +18,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-PYTHON=${PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  # pyenv's shim named python3.12 exists even where 3.12 is not the selected version: run each candidate to check
-  for cand in "$(pyenv root 2>/dev/null)/versions/"3.12*/bin/python3.12 "$HOME/.pyenv/versions/"3.12*/bin/python3.12 python3.12; do
-    if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then PYTHON=$cand; break; fi
-  done
-fi
-[ -n "$PYTHON" ] || { echo "error: Python 3.12 not found (megatron-core 0.19 ships cp312 wheels only); set PYTHON=" >&2; exit 1; }
+PYTHON=${PYTHON:-$(scripts/find_python.sh 3.12)} ||
+  { echo "error: Python 3.12 not found (megatron-core 0.19 ships cp312 wheels only); set PYTHON=" >&2; exit 1; }
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -3,7 +3,9 @@
 Why our own: the real Qwen3 tokenizer has 151,936 entries, so a tiny model's logits alone would be 2.5 GB per
 4096-token row on a CPU; and a fresh laptop has no network to fetch it. A 2,048-entry byte-level BPE trained on
 the scripted teacher's harmony text keeps rows short and the output layer small, and encodes any text.
-The harmony control tokens are single special tokens; ``<|return|>`` is EOS, ``<|endoftext|>`` pads.
+The harmony control tokens are single special tokens; ``<|return|>`` is EOS, ``<|endoftext|>`` pads. Every digit
+is a token of its own (as in Qwen3's and Llama's tokenizers): with merged digit runs a tiny student has to learn
+each multi-digit token's spelling before it can copy a number into ``print(...)`` or ``\\boxed{}``.
 
     nemo-math pipeline --preset tiny 'pipeline.stages=[problems,generate]' run_dir=/tmp/tok
     python scripts/build_tiny_tokenizer.py /tmp/tok/generate
@@ -48,7 +50,8 @@ def main() -> None:
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=args.vocab_size, special_tokens=SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())

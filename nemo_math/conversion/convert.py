@@ -52,10 +52,25 @@ def _torch_dtype(name: str):
     return getattr(torch, name)
 
 
+def served_chat_template(renderer: str) -> str | None:
+    """The chat template a student trained with ``renderer`` is served with: for ``harmony``, the template that
+    renders chat messages to the harmony text it trained on; for ``chat_template``, None: the tokenizer's own
+    template, copied with it, is the one it trained on."""
+    from nemo_math.generation.chat import harmony_chat_template
+    from nemo_math.packing.render import RENDERERS
+
+    if renderer not in RENDERERS:
+        raise ValueError(f"convert.renderer: expected one of {RENDERERS}, got {renderer!r}")
+    return harmony_chat_template() if renderer == "harmony" else None
+
+
 def to_hf(megatron_checkpoint: str | os.PathLike, output_dir: str | os.PathLike, model: ModelConfig | None = None,
-          tokenizer: str | os.PathLike | None = None, dtype: str = "bfloat16") -> dict[str, Any]:
-    """Write an HF folder (safetensors, ``config.json``, tokenizer files) from a Megatron dist checkpoint."""
-    torch_dtype = _torch_dtype(dtype)  # a bad dtype fails before anything is loaded
+          tokenizer: str | os.PathLike | None = None, dtype: str = "bfloat16",
+          renderer: str = "harmony") -> dict[str, Any]:
+    """Write an HF folder (safetensors, ``config.json``, tokenizer files with the chat template of ``renderer``,
+    the renderer the student was trained with) from a Megatron dist checkpoint."""
+    torch_dtype = _torch_dtype(dtype)  # a bad dtype or renderer fails before anything is loaded
+    chat_template = served_chat_template(renderer)
     models.init_single_process()
     path = checkpoint.resolve(megatron_checkpoint)
     model = model_of_checkpoint(path, model)
@@ -66,6 +81,8 @@ def to_hf(megatron_checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
     out = Path(output_dir)
     hf_files.write_state(out, state)
     copied = hf_files.copy_tokenizer(tokenizer, out) if tokenizer else []
+    if tokenizer:
+        hf_files.finish_tokenizer(out, chat_template, qwen3.context_length(model))
     config = qwen3.hf_config(model, torch_dtype, **hf_files.special_token_ids(tokenizer))
     write_json(out / "config.json", config)
     return {"direction": "to_hf", "source": str(path), "output": str(out), "tensors": len(state),

@@ -92,6 +92,21 @@ def copy_tokenizer(src: str | os.PathLike, folder: str | os.PathLike) -> list[st
     return copied
 
 
+def finish_tokenizer(folder: str | os.PathLike, chat_template: str | None, context_length: int) -> None:
+    """Fit the copied tokenizer to the student: ``chat_template`` (when given) as ``chat_template.jinja``, which
+    transformers and so vLLM read first, and in ``tokenizer_config.json`` too when that carries a template of its
+    own (older readers take that one); ``model_max_length`` set to the context the model was built for."""
+    folder = Path(folder)
+    if chat_template is not None:
+        with atomic_path(folder / "chat_template.jinja") as tmp:
+            tmp.write_text(chat_template)
+    path = folder / "tokenizer_config.json"
+    config = read_json(path) if path.exists() else {}
+    if chat_template is not None and "chat_template" in config:
+        config["chat_template"] = chat_template
+    write_json(path, {**config, "model_max_length": context_length})
+
+
 def special_token_ids(tokenizer_dir: str | os.PathLike | None) -> dict[str, int]:
     """bos/eos/pad token ids for ``config.json``, read from the tokenizer (empty without one)."""
     if tokenizer_dir is None:

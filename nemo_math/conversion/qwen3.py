@@ -69,6 +69,14 @@ def hf_config(model: ModelConfig, dtype: torch.dtype = torch.bfloat16, **special
     return out
 
 
+def context_length(model: ModelConfig) -> int:
+    """The longest sequence the exported model serves: YaRN's scaled window (what vLLM derives from
+    ``rope_parameters``), else ``max_position_embeddings``."""
+    if model.yarn_factor > 1.0:
+        return int(model.yarn_original_max_position_embeddings * model.yarn_factor)
+    return model.max_position_embeddings
+
+
 def model_config(hf: dict[str, Any]) -> ModelConfig:
     """The :class:`ModelConfig` of an HF Qwen3 / Qwen3-MoE ``config.json``; refuses what Megatron cannot match."""
     model_type = hf.get("model_type")

@@ -49,7 +49,8 @@ def main(cfg: NemoMathConfig, args) -> int:
         summary = convert.to_megatron(c.input, c.output_dir)
     elif direction == "to_hf":
         source = find_checkpoint(c.input, [s.name for s in cfg.train.stages])
-        summary = convert.to_hf(source, c.output_dir, preset(c.model, **c.model_overrides), c.tokenizer, c.dtype)
+        summary = convert.to_hf(source, c.output_dir, preset(c.model, **c.model_overrides), c.tokenizer, c.dtype,
+                               c.renderer)
     else:
         raise ValueError(f"convert.direction: expected auto, to_hf or to_megatron, got {direction!r}")
     log.info("converted %s -> %s (%s parameters)", summary["source"], summary["output"],

@@ -10,9 +10,10 @@ from collections.abc import Iterable
 from nemo_math.curation.config import CurateConfig
 from nemo_math.records import GradedTrajectory, PassRate, setting_key
 
-TRUNCATED = frozenset({"length", "wall_time"})
+# cut short: by the token limit, the wall clock, or the server's context (that job records the server's error)
+TRUNCATED = frozenset({"length", "wall_time", "context_length"})
 # in the order they are tested: a trajectory is counted under the first reason that applies
-TRACE_REASONS = ("generation_error", "truncated", "tool_error_loop", "no_answer", "wrong_answer")
+TRACE_REASONS = ("truncated", "generation_error", "tool_error_loop", "no_answer", "wrong_answer")
 
 
 def pass_rates(trajectories: Iterable[GradedTrajectory]) -> dict[str, PassRate]:
@@ -42,10 +43,10 @@ def too_easy(rates: dict[str, PassRate], cfg: CurateConfig) -> bool:
 
 def trace_reason(t: GradedTrajectory, cfg: CurateConfig) -> str | None:
     """Why the trajectory is not a training sample (one of ``TRACE_REASONS``), or ``None`` to keep it."""
-    if t.finish_reason == "error" or t.error:
-        return "generation_error"
     if t.finish_reason in TRUNCATED:
         return "truncated"
+    if t.finish_reason == "error" or t.error:
+        return "generation_error"
     if t.finish_reason == "max_code_executions" or t.num_tool_errors >= cfg.max_tool_errors:
         return "tool_error_loop"
     if t.predicted_answer is None:

@@ -29,7 +29,7 @@ from aiohttp import web
 from nemo_math.generation.harmony import (ASSISTANT_START, CALL, RETURN, count_tokens, from_harmony, load_encoding,
                                           render_completion, render_prompt)
 from nemo_math.generation.scripted import ScriptedTeacher
-from nemo_math.generation.transports import from_chat
+from nemo_math.generation.chat import from_chat
 
 FAULT_KINDS = ("500", "429", "hang", "drop", "malformed")
 

@@ -12,28 +12,20 @@
   classed the same way by both.
 
 Both return a :class:`Turn` in our harmony-style message dicts, so the TIR loop does not care which is used.
-The chat <-> dict conversions live here too: the test server speaks the same mapping back.
+Requests are built by :func:`nemo_math.generation.chat.to_chat` (the one dict -> chat mapping); replies are mapped back here.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from nemo_math.generation.chat import PYTHON_TOOL, call_code, to_chat
 from nemo_math.generation.client import Completion, GenerationClient
-from nemo_math.generation.harmony import (CALL, RETURN, START, from_harmony, initial_messages, load_encoding,
+from nemo_math.generation.harmony import (CALL, RETURN, START, from_harmony, load_encoding,
                                           message, mode_of, parse_completion, render_prompt)
 
 HARMONY_MARKUP = "<|message|>"
-PYTHON_TOOL: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "python",
-        "description": "Run Python code in a stateful session (like a Jupyter notebook) and return its output.",
-        "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]},
-    },
-}
 
 
 @dataclass
@@ -94,53 +86,7 @@ class ChatTransport:
         return Turn(new, _finish(new, out.finish_reason), out.prompt_tokens, out.completion_tokens)
 
 
-# --------------------------------------------------------------------------------------------- chat mapping
-def _call_id(index: int) -> str:
-    return f"call_{index}"
-
-
-def to_chat(messages: list[dict[str, Any]], system: bool = True) -> list[dict[str, Any]]:
-    """Our dicts -> OpenAI chat messages. The system turn is kept unless ``system`` is false (gpt-oss servers
-    build it from ``reasoning_effort`` and ``tools``). Analysis text rides in ``reasoning_content`` of the next
-    assistant message; a python call becomes a ``tool_calls`` entry and its result a ``tool`` message."""
-    out: list[dict[str, Any]] = []
-    reasoning: list[str] = []
-    calls = 0
-    for m in messages:
-        role = m["role"]
-        if role == "system" and not system:
-            continue
-        if role == "assistant" and m.get("recipient"):
-            out.append({"role": "assistant", "content": None, "reasoning_content": "\n".join(reasoning) or None,
-                        "tool_calls": [{"id": _call_id(calls), "type": "function",
-                                        "function": {"name": m["recipient"],
-                                                     "arguments": json.dumps({"code": m["content"]})}}]})
-            reasoning = []
-            calls += 1
-        elif role == "assistant" and m.get("channel") in ("analysis", "commentary"):
-            reasoning.append(m["content"])
-        elif role == "assistant":
-            out.append({"role": "assistant", "content": m["content"],
-                        "reasoning_content": "\n".join(reasoning) or None})
-            reasoning = []
-        elif role == "tool":
-            out.append({"role": "tool", "tool_call_id": _call_id(calls - 1), "content": m["content"]})
-        else:
-            out.append({"role": role, "content": m["content"]})
-    return out
-
-
-def call_code(arguments: str) -> str:
-    """The code of a python tool call: ``{"code": ...}`` JSON, or the raw string some parsers pass."""
-    try:
-        data = json.loads(arguments)
-    except (json.JSONDecodeError, TypeError):
-        return arguments or ""
-    if isinstance(data, dict) and isinstance(data.get("code"), str):
-        return data["code"]
-    return arguments
-
-
+# --------------------------------------------------------------------------------------------- chat replies
 def from_chat_completion(out: Completion) -> list[dict[str, Any]]:
     """A chat response -> assistant dicts: reasoning (analysis), tool calls (analysis to=python), content
     (final when the turn made no call)."""
@@ -166,32 +112,3 @@ def _harmony_reply(text: str) -> list[dict[str, Any]]:
                                                                    strict=False))
     asked = max((i for i, m in enumerate(turns) if m["role"] != "assistant"), default=-1)
     return turns[asked + 1:]
-
-
-def from_chat(chat: list[dict[str, Any]], reasoning_effort: str | None, tools: list[dict] | None
-              ) -> list[dict[str, Any]]:
-    """OpenAI chat messages (as :func:`to_chat` writes them) -> our dicts, system turn rebuilt from
-    ``reasoning_effort`` and ``tools`` (used by the test server)."""
-    mode = (reasoning_effort or "medium").lower()
-    with_tool = any((t.get("function") or {}).get("name") == "python" for t in tools or [])
-    out = initial_messages("", mode, with_tool)[:1]
-    for m in chat:
-        role, content = m.get("role"), m.get("content")
-        text = content if isinstance(content, str) else "".join(
-            p.get("text", "") for p in content or [] if isinstance(p, dict))
-        if role == "system":
-            continue
-        if role == "assistant":
-            if m.get("reasoning_content") or m.get("reasoning"):
-                out.append(message("assistant", m.get("reasoning_content") or m.get("reasoning"), "analysis"))
-            for call in m.get("tool_calls") or []:
-                fn = call.get("function") or {}
-                out.append(message("assistant", call_code(fn.get("arguments", "")), "analysis", fn.get("name")))
-            if text:
-                out.append(message("assistant", text, "final"))
-        elif role == "tool":
-            out.append(message("tool", text, "analysis", None, "python"))
-        else:
-            out.append(message(role, text))
-    return out
-

@@ -16,7 +16,11 @@ Two renderers, both ending in the student's tokenizer:
   ``<|call|>``/``<|return|>`` included, even when the BPE merges it with the next header).
 * ``chat_template``: the student's own chat template through ``transformers.apply_chat_template`` with a
   training variant whose ``{% generation %}`` markers give the assistant mask (Qwen3: reasoning goes in
-  ``<think>``, python calls become ``<tool_call>``, tool outputs ``<tool_response>`` user turns).
+  ``<think>``, python calls become ``<tool_call>``, tool outputs ``<tool_response>`` user turns), applied to the
+  chat messages :func:`nemo_math.generation.chat.to_chat` makes, as the chat transport sends them to a server.
+
+A harmony-trained student is served with :func:`nemo_math.generation.chat.harmony_chat_template` (the conversion
+writes it next to the weights), which renders those chat messages to this module's harmony text.
 """
 
 from __future__ import annotations
@@ -24,14 +28,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from nemo_math.generation.chat import PYTHON_TOOL, for_template, to_chat
+
 RENDERERS = ("harmony", "chat_template")
 # bumped whenever a renderer's ids or mask change, so a token store written under an older rule is rebuilt
-RENDER_RULE = 2
-
-PYTHON_TOOL = {"type": "function", "function": {
-    "name": "python",
-    "description": "Execute Python code in a stateful Jupyter notebook and return what it prints.",
-    "parameters": {"type": "object", "properties": {"code": {"type": "string"}}, "required": ["code"]}}}
+RENDER_RULE = 3
 
 
 def load_tokenizer(path: str):
@@ -102,39 +103,6 @@ def encode_masked(tokenizer, text: str, spans: list[tuple[int, int]]) -> tuple[l
     return list(out["input_ids"]), mask
 
 
-def to_chat(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Harmony-style dicts -> Hugging Face chat messages.
-
-    System and developer turns merge into one system turn; analysis messages become the ``reasoning_content``
-    of the next assistant turn (its tool call or its final answer); a python call becomes a ``tool_calls`` entry
-    with ``{"code": ...}``; tool results become ``tool`` turns. Reasoning left at the end (a trace cut short)
-    becomes an assistant turn with reasoning only.
-    """
-    system = [m["content"] for m in messages if m["role"] in ("system", "developer")]
-    out: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(system)}] if system else []
-    reasoning: list[str] = []
-    for m in messages:
-        role = m["role"]
-        if role == "user":
-            out.append({"role": "user", "content": m["content"]})
-        elif role == "tool":
-            out.append({"role": "tool", "content": m["content"], "name": m.get("name") or "python"})
-        elif role == "assistant" and m.get("recipient"):
-            out.append({"role": "assistant", "content": "", "reasoning_content": "\n\n".join(reasoning),
-                        "tool_calls": [{"type": "function", "function": {
-                            "name": m["recipient"].removeprefix("functions."),
-                            "arguments": {"code": m["content"]}}}]})
-            reasoning = []
-        elif role == "assistant" and m.get("channel") in ("analysis", "commentary"):
-            reasoning.append(m["content"])
-        elif role == "assistant":
-            out.append({"role": "assistant", "content": m["content"], "reasoning_content": "\n\n".join(reasoning)})
-            reasoning = []
-    if reasoning:
-        out.append({"role": "assistant", "content": "", "reasoning_content": "\n\n".join(reasoning)})
-    return out
-
-
 class ChatTemplateRenderer:
     """The student's chat template; ``template`` is a training variant with ``{% generation %}`` markers."""
 
@@ -147,7 +115,7 @@ class ChatTemplateRenderer:
                              "tokens: set pack.chat_template to a training variant")
 
     def __call__(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None):
-        chat = to_chat(messages)
+        chat = for_template(to_chat(messages))
         tools = tools_of(tools or [])
         if not tools and any(m.get("tool_calls") for m in chat):
             tools = [PYTHON_TOOL]

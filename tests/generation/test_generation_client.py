@@ -201,3 +201,55 @@ def test_chat_sends_the_system_turn_and_parses_harmony_content_like_completions(
     assert [(m["channel"], m["content"]) for m in chat] == [("analysis", "think"), ("final", "\\boxed{2}")]
     echo = "<|start|>user<|message|>1+1<|end|><|start|>assistant" + text  # transformers serve echoes the prompt
     assert from_chat_completion(Completion(echo, "stop")) == chat
+
+
+def tir_conversation() -> list[dict]:
+    """A TIR trace with two analysis messages in a row and reasoning left at the end (a trace cut short)."""
+    from nemo_math.generation.harmony import message
+
+    return initial_messages("Compute $3 \\times 4$.", "medium", True) + [
+        message("assistant", "Multiply.", "analysis"), message("assistant", "print(3 * 4)", "analysis", "python"),
+        message("tool", "12\n", "analysis", None, "python"), message("assistant", "It printed 12.", "analysis"),
+        message("assistant", "Check.", "analysis"), message("assistant", "\\boxed{12}", "final"),
+        message("user", "Twice that?"), message("assistant", "Double 12 is", "analysis")]
+
+
+def test_one_chat_mapping_loses_nothing():
+    # issue 13: transports and packing each had a to_chat, joining analysis messages with "\n" and "\n\n" and
+    # disagreeing on tool-call arguments, tool names and trailing reasoning; now one mapping, and the test
+    # server's reverse mapping gets every message back
+    from nemo_math.generation.chat import PYTHON_TOOL, to_chat
+    from nemo_math.generation.chat import from_chat
+
+    messages = tir_conversation()
+    chat = to_chat(messages)
+    assert [m["role"] for m in chat] == ["system", "user", "assistant", "tool", "assistant", "assistant", "user",
+                                         "assistant"]
+    call = chat[2]["tool_calls"][0]
+    assert call["function"] == {"name": "python", "arguments": '{"code": "print(3 * 4)"}'}  # JSON text, as the API
+    assert chat[3]["tool_call_id"] == call["id"]
+    assert from_chat(chat, "medium", [PYTHON_TOOL]) == messages
+    assert to_chat(messages, system=False) == chat[1:]
+
+
+def test_the_chat_transport_sends_what_the_chat_template_renderer_trains_on(qwen3_tokenizer_dir):
+    """A chat-template student (Qwen3's template): the request the chat transport sends, templated as a server
+    templates it, gives the ids the student was trained on for that prefix."""
+    from nemo_math.generation.chat import PYTHON_TOOL, for_template
+    from nemo_math.packing.render import ChatTemplateRenderer, load_tokenizer
+
+    messages = tir_conversation()[:-3]  # up to the final answer
+    bodies: list[dict] = []
+    with ServerThread(recording_app(bodies)) as url:
+        async def go():
+            async with GenerationClient(config(url)) as client:
+                await ChatTransport(client).step(messages[:5], with_tool=True, max_tokens=8, seed=None)
+        asyncio.run(go())
+    body = bodies[0]
+    assert body["tools"] == [PYTHON_TOOL]
+    tok = load_tokenizer(str(qwen3_tokenizer_dir))
+    prompt = tok.apply_chat_template(for_template(body["messages"]), tools=body["tools"], add_generation_prompt=True,
+                                     tokenize=True, return_dict=True)["input_ids"]
+    renderer = ChatTemplateRenderer(tok, str(qwen3_tokenizer_dir / "chat_template_training.jinja"))
+    ids, mask = renderer(messages, [PYTHON_TOOL])
+    assert ids[: len(prompt)] == list(prompt) and mask[len(prompt) - 1] == 0 and mask[len(prompt)] == 1

@@ -19,9 +19,6 @@ sys.path.insert(0, str(REPO / "tests" / "generation"))  # generation_helpers: th
 from generation_helpers import build_chain_model  # noqa: E402
 
 ANSWER = "<|channel|>final<|message|>\\boxed{7}<|return|>"
-# a harmony chat template, so that chat requests reach the student as the completions prompt would
-CHAT_TEMPLATE = ("{%- for m in messages -%}<|start|>{{ m.role }}<|message|>{{ m.content }}<|end|>{%- endfor -%}"
-                 "{%- if add_generation_prompt -%}<|start|>assistant{%- endif -%}")
 
 
 def vllm_python() -> str | None:
@@ -31,14 +28,16 @@ def vllm_python() -> str | None:
 
 @pytest.fixture(scope="session")
 def student(tmp_path_factory) -> Path:
-    """A tiny Qwen3 (head_dim 32, what vLLM's CPU attention supports) that answers \\boxed{7} greedily."""
-    import json
+    """A tiny Qwen3 (head_dim 32, what vLLM's CPU attention supports) that answers \\boxed{7} greedily, its
+    tokenizer finished as the conversion finishes a harmony student's (its chat template, its context), so chat
+    requests reach it as the completions prompt would."""
+    from nemo_math.conversion import hf_files
+    from nemo_math.conversion.convert import served_chat_template
 
     folder = tmp_path_factory.mktemp("student")
     build_chain_model(folder, "<|start|>assistant", ANSWER, head_dim=32)
-    config_path = folder / "tokenizer_config.json"
-    config = json.loads(config_path.read_text())
-    config_path.write_text(json.dumps({**config, "chat_template": CHAT_TEMPLATE}))
+    context = hf_files.read_config(folder)["max_position_embeddings"]
+    hf_files.finish_tokenizer(folder, served_chat_template("harmony"), context)
     return folder
 
 

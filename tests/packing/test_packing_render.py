@@ -5,13 +5,8 @@ from __future__ import annotations
 import pytest
 from packing_helpers import build_char_tokenizer, make_messages
 
-from nemo_math.packing.render import (
-    PYTHON_TOOL,
-    ChatTemplateRenderer,
-    HarmonyRenderer,
-    load_tokenizer,
-    to_chat,
-)
+from nemo_math.generation.chat import PYTHON_TOOL, for_template, to_chat
+from nemo_math.packing.render import ChatTemplateRenderer, HarmonyRenderer, load_tokenizer
 
 
 def expected(tokenizer, pieces: list[tuple[str, int]]) -> tuple[list[int], list[int]]:
@@ -45,7 +40,7 @@ def test_chat_template_mask_matches_hand_made_example(char_tokenizer_dir):
 
 
 def test_to_chat_groups_reasoning_with_the_turn_it_leads_to():
-    chat = to_chat(make_messages())
+    chat = for_template(to_chat(make_messages()))
     assert [m["role"] for m in chat] == ["system", "user", "assistant", "tool", "assistant"]
     assert chat[2]["reasoning_content"] == "add"
     assert chat[2]["tool_calls"][0]["function"] == {"name": "python", "arguments": {"code": "print(1+1)"}}
@@ -166,7 +161,7 @@ def test_real_qwen3_chat_template_inference_prompt_ids_are_training_ids(qwen3_to
     those ids are the training ids of that prefix, token by token."""
     tok, messages = qwen3_tokenizer, make_messages()
     ids, mask = ChatTemplateRenderer(tok, str(qwen3_tokenizer_dir / "chat_template_training.jinja"))(messages)
-    chat = to_chat(messages)
+    chat = for_template(to_chat(messages))
     starts = [j for j in range(1, len(chat)) if chat[j]["role"] == "assistant" and chat[j - 1]["role"] != "assistant"]
     assert len(starts) == 2
     for j in starts:
