@@ -56,7 +56,7 @@ def test_shortfall_after_curate_and_pack(tmp_path: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # two chains of 8 stage processes: 23 min on 2 cores at load 6-18
+@pytest.mark.timeout(2400)  # two chains of 8 stage processes: 3.6 min on 2 quiet cores, 23 min at load 6-18
 def test_mix_sweep_end_to_end_on_tiny(tmp_path: Path, capsys):
     out = tmp_path / "sweep"
     cut = ["problems.max_problems=24", "problems.decontaminate.enabled=false", "evaluate.max_problems=1",
