@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 
 UID_BASE = 310000  # the shared pool's processes run as these uids when the tests run as root
 
@@ -24,3 +25,11 @@ def host_processes(uid_lo: int, uid_hi: int) -> list[str]:
         if uid_lo <= uid < uid_hi and state != "Z":
             found.append(f"{entry} {state} {cmdline}")
     return found
+
+
+def readable(fd: int, bound_s: float) -> bool:
+    """Whether ``fd`` became readable within ``bound_s`` (poll: ``select`` refuses fds past 1023, which a long test
+    process reaches)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(bound_s * 1000))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import select
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import threading
 import pytest
 import seccomp
 
-from sandbox_helpers import UID_BASE
+from sandbox_helpers import UID_BASE, readable
 from nemo_math.sandbox import Sandbox
 from nemo_math.sandbox.syscalls import BLOCKED
 
@@ -318,7 +317,7 @@ def test_no_process_outlives_a_host_killed_with_sigkill(tmp_path):
     try:
         fifo = os.open(started, os.O_RDONLY | os.O_NONBLOCK)
         try:  # the starting process has written its pid: it waits at the gate, the other sessions are up
-            assert select.select([fifo], [], [], 120)[0], "the host never started its third session"
+            assert readable(fifo, 120), "the host never started its third session"
             stalled = int(os.read(fifo, 64).split()[0])
         finally:
             os.close(fifo)
@@ -329,7 +328,7 @@ def test_no_process_outlives_a_host_killed_with_sigkill(tmp_path):
         host.wait()
         left = list(pidfds)
         for pid in list(left):  # each one's exit is an event on its pidfd; the bound only stops a hang
-            if select.select([pidfds[pid]], [], [], 60)[0]:
+            if readable(pidfds[pid], 60):
                 left.remove(pid)
         assert left == [], f"{left} of {sorted(tree)} survived their host ({stalled} was starting)"
     finally:
