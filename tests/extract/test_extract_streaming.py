@@ -46,12 +46,18 @@ def test_users_joined_and_answers_ranked(tmp_path: Path):
     assert all("\\boxed{" in a["text"] for c in found for a in c["answers"])
 
 
-def test_outputs_in_candidate_order_whatever_the_finishing_order(tmp_path: Path):
-    write_dump(tmp_path / "se", questions=30)
+def prefiltered_with_audit(tmp_path: Path, questions: int) -> tuple[ExtractConfig, Path]:
+    """A synthetic dump pre-filtered into ``tmp_path/out``, with audit logs for every candidate (``write_audit``)."""
+    write_dump(tmp_path / "se", questions=questions)
     cfg = ExtractConfig(output_dir=str(tmp_path / "out"),
                         sources=[ForumSourceConfig(path=str(tmp_path / "se" / "Posts.xml"))])
     out = Path(prefilter(cfg)).parent
     write_audit(out)
+    return cfg, out
+
+
+def test_outputs_in_candidate_order_whatever_the_finishing_order(tmp_path: Path):
+    cfg, out = prefiltered_with_audit(tmp_path, questions=30)
     report = finish(cfg)
     candidates = lines(out / CANDIDATES)
     kept = [c["id"] for c in candidates[::3]]
@@ -63,11 +69,7 @@ def test_outputs_in_candidate_order_whatever_the_finishing_order(tmp_path: Path)
 
 
 def test_finish_waits_for_every_candidate(tmp_path: Path):
-    write_dump(tmp_path / "se", questions=10)
-    cfg = ExtractConfig(output_dir=str(tmp_path / "out"),
-                        sources=[ForumSourceConfig(path=str(tmp_path / "se" / "Posts.xml"))])
-    out = Path(prefilter(cfg)).parent
-    write_audit(out)
+    cfg, out = prefiltered_with_audit(tmp_path, questions=10)
     log = out / f"{STEM}-00000-of-00002.jsonl"
     log.write_text("".join(log.read_text().splitlines(keepends=True)[1:]))  # one job still to run
     assert finish(cfg) is None and not is_done(out) and not (out / OUTPUT_NAME).exists()
