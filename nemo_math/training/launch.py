@@ -34,6 +34,12 @@ def init_distributed() -> None:
         torch.distributed.init_process_group("gloo")
 
 
+def set_cpu_threads(threads: int) -> None:
+    """``train.cpu_threads`` torch threads on a CPU run (0 leaves torch's default); GPU runs are left alone."""
+    if threads > 0 and not torch.cuda.is_available():
+        torch.set_num_threads(threads)
+
+
 def stage_indices(cfg: NemoMathConfig, stage: str) -> list[int]:
     names = [s.name for s in cfg.train.stages]
     if stage == "all":
@@ -47,6 +53,7 @@ def run(cfg: NemoMathConfig, stage: str = "all") -> list[dict]:
     """Run the selected stages on this rank (the process group is created if needed); when every stage is
     done, rank 0 writes the schedule's summary (:func:`~nemo_math.training.report.finish`)."""
     init_distributed()
+    set_cpu_threads(cfg.train.cpu_threads)
     rank = torch.distributed.get_rank()
     progress.configure(quiet=progress.is_quiet() or rank != 0)
     summaries = []

@@ -144,3 +144,20 @@ def test_plan_rejects_a_missing_bucket(tmp_path):
     cfg = load_config(["tiny_cpu"], [f"train.data_dir={tmp_path}"])
     with pytest.raises(FileNotFoundError, match="run `nemo-math pack`"):
         plan(cfg.train, gpu=False)
+
+
+def test_tiny_preset_trains_with_one_cpu_thread_per_rank():
+    """OpenMP threads stall on a shared machine (train.cpu_threads): the tiny preset asks for one, and a rank
+    applies it."""
+    import torch
+
+    from nemo_math.training.launch import set_cpu_threads
+
+    cfg = load_config(["tiny"])
+    assert cfg.train.cpu_threads == 1
+    before = torch.get_num_threads()
+    try:
+        set_cpu_threads(2 if before == 1 else 1)
+        assert torch.get_num_threads() == (2 if before == 1 else 1)
+    finally:
+        torch.set_num_threads(before)
