@@ -31,15 +31,14 @@ def has_image(html_text: str) -> bool:
     return IMAGE.search(html_text) is not None
 
 
-def html_to_text(html_text: str) -> tuple[str, bool]:
-    """``(text, has_image)`` of an HTML post body (see the module docstring)."""
-    image = has_image(html_text)
+def html_to_text(html_text: str) -> str:
+    """The text of an HTML post body (see the module docstring); :func:`has_image` tells whether it shows one."""
     if "<script" in html_text:
         html_text = SCRIPT.sub(_script, html_text)
     text = TAG.sub("", BLOCK.sub("\n", LIST_ITEM.sub("\n- ", html_text)))
     if "&" in text:
         text = html.unescape(text)
-    return normalise_math(text), image
+    return normalise_math(text)
 
 
 def _script(match: re.Match) -> str:

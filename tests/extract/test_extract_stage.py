@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -93,6 +94,21 @@ def test_bad_posts_xml_names_file_and_line(tmp_path: Path):
     with pytest.raises(RecordError, match=rf"{threads}:1: posts"):
         list(read_source(ForumSourceConfig(path=str(threads), kind="aops"), Prefilter(PrefilterConfig())))
 
+
+@pytest.mark.parametrize("bad_row, error", [('<row Id="x" PostTypeId="1" Body="y" />', "Id: missing or not an integer"),
+                                            ('<row Id="9" Body="&nbsp;" />', "<xml>: Entity 'nbsp' not defined")])
+def test_bad_row_past_the_first_parser_block_names_its_line(tmp_path: Path, bad_row: str, error: str):
+    """The reader keeps only attributes, a parser block at a time: a bad row far into the file is still named."""
+    rows = [f'  <row Id="{i}" PostTypeId="2" ParentId="1" Body="{"x" * 100}" />' for i in range(1, 1001)]
+    rows[700] = "  " + bad_row  # about 100 KB in: the fourth block; line 3 holds rows[0]
+    bad = tmp_path / "Posts.xml"
+    bad.write_text('<?xml version="1.0"?>\n<posts>\n' + "\n".join(rows) + "\n</posts>\n")
+    from nemo_math.extract.config import ForumSourceConfig, PrefilterConfig
+    from nemo_math.extract.readers import READ_BYTES, Prefilter, read_source
+
+    assert bad.read_text().index(bad_row) > 3 * READ_BYTES
+    with pytest.raises(RecordError, match=rf"^{re.escape(str(bad))}:703: {re.escape(error)}"):
+        list(read_source(ForumSourceConfig(path=str(bad)), Prefilter(PrefilterConfig())))
 
 @pytest.mark.slow
 def test_kill_9_mid_stage_resumes_exactly_once(tmp_path: Path):

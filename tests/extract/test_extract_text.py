@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from nemo_math.extract.config import PrefilterConfig
 from nemo_math.extract.readers import Prefilter, se_license
-from nemo_math.extract.text import bbcode_to_text, dedup_key, html_to_text, is_english
+from nemo_math.extract.text import bbcode_to_text, dedup_key, has_image, html_to_text, is_english
 
 
 def test_html_keeps_math_and_mathjax_scripts():
     html = ('<p>Let $a &lt; b$ and</p><script type="math/tex; mode=display">\\sum_{i=1}^n i</script>'
             '<p>inline <script type="math/tex">x^2</script> and \\(y\\), \\[z\\].</p><ul><li>one</li></ul>')
-    text, image = html_to_text(html)
+    text = html_to_text(html)
     assert "$a < b$" in text and "$$\\sum_{i=1}^n i$$" in text
-    assert "inline $x^2$ and $y$, $$z$$." in text and "- one" in text and not image
+    assert "inline $x^2$ and $y$, $$z$$." in text and "- one" in text and not has_image(html)
 
 
 def test_html_comments_entities_links_and_code():
     html = ('<!-- a > b --><p>x &amp; y &lt; z</p>\n\n<pre><code>if a &gt; b:\n    c\n</code></pre>'
             '<p>See <a href="u">this</a>, <em>really</em>.</p>')
-    assert html_to_text(html) == ("x & y < z\n\nif a > b:\nc\n\nSee this, really.", False)
+    assert html_to_text(html) == "x & y < z\n\nif a > b:\nc\n\nSee this, really."
 
 
 def test_cheap_checks_before_the_conversion_decide_as_the_full_filter():
@@ -27,14 +27,14 @@ def test_cheap_checks_before_the_conversion_decide_as_the_full_filter():
               "<p>Find the value of $x$ if the sum of it is two!</p>", "<p>Trouver la valeur de la somme avec une</p>"]
     cheap, full = Prefilter(PrefilterConfig()), Prefilter(PrefilterConfig())
     for body in bodies:
-        text, image = html_to_text(body)
-        assert cheap.html_question(body) == (None if full.question(text, image) else text)
+        text = html_to_text(body)
+        assert cheap.html_question(body) == (None if full.question(text, has_image(body)) else text)
     assert cheap.counts == full.counts == {"read": 6, "image": 1, "too_short": 1, "too_long": 1, "kept": 1,
                                            "duplicate": 1, "not_english": 1}
 
 
 def test_html_flags_images():
-    assert html_to_text('<p>See</p><img src="x.png">')[1]
+    assert has_image('<p>See</p><img src="x.png">') and not has_image("<p>See <em>it</em></p>")
 
 
 def test_bbcode_drops_quotes_and_markup_keeps_hidden_solutions():
