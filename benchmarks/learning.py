@@ -4,17 +4,19 @@ checked by what the student answers on problems it never saw.
     .venv/bin/python benchmarks/learning.py [--budget tiny|tir] [--run-dir DIR] [--problems N] [KEY=VALUE ...]
 
 Runs ``nemo-math pipeline --preset tiny`` into ``--run-dir`` (a run already complete there is reused), with the
-overrides of ``--budget``: ``tiny`` is the CI preset as it is (minutes); ``tir`` trains the same student on many
-more distinct problems (4,000), low mode with Python only, for one epoch of one 1024-token stage (796 steps of two
-rows; 3.5-5 s a step on two cores shared with other jobs). Then it evaluates on ``synthetic-heldout`` (problems of
-the kinds it trained on, from the held-out split of :mod:`nemo_math.problems.synthetic`) both the trained student
-and the same architecture at its initial, random weights, each through ``nemo-math evaluate`` (served by the local
-transformers backend over the completions transport, graded symbolically: the path of every evaluation), in ``low``
-mode with Python by default (the student only has to copy the problem's numbers into ``print(...)`` and the output
-into ``\\boxed{}``), greedily (a tiny model's sampling noise would hide what it learned; ``--temperature 1`` is the
-paper's setting). ``KEY=VALUE`` overrides reach both the pipeline and the evaluations. Prints, last,
-``answered=<share of replies with a parseable final answer> accuracy=<share correct> untrained_accuracy=<share
-correct at the initial weights>``.
+overrides of ``--budget``: ``tiny`` is the CI preset as it is (minutes); ``tir`` trains the same student on many more
+distinct problems (4,000), low mode with Python only, for eight epochs of one 1024-token stage (6,368 steps of two
+rows, 0.2 s a step with the preset's one CPU thread; about 45 minutes in all on two shared cores). One epoch taught
+the format but not copying numbers: the student restated ``6^{138}`` as ``6^{168}`` (answered 0.93, accuracy 0.0 on
+60); eight epochs copy all but the longest numbers. Then it evaluates on ``synthetic-heldout`` (problems of the kinds
+it trained on, from the held-out split of :mod:`nemo_math.problems.synthetic`) both the trained student and the same
+architecture at its initial, random weights, each through ``nemo-math evaluate`` (served by the local transformers
+backend over the completions transport, graded symbolically: the path of every evaluation), in ``low`` mode with
+Python by default (the student only has to copy the problem's numbers into ``print(...)`` and the output into
+``\\boxed{}``), greedily (a tiny model's sampling noise would hide what it learned; ``--temperature 1`` is the paper's
+setting). ``KEY=VALUE`` overrides reach both the pipeline and the evaluations. Prints, last, ``answered=<share of
+replies with a parseable final answer> accuracy=<share correct> untrained_accuracy=<share correct at the initial
+weights>``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ BUDGETS: dict[str, list[str]] = {
             "curate.difficulty_mode=high",  # no high-mode traces: the difficulty filter keeps every problem
             "pack.buckets=[1024]", "pack.balance_buckets=[]", "pack.backfill=false",
             "train.stages=[{name: stage1_1024, bucket: bucket_1024, global_batch_size: 2, lr: 2.0e-3, min_lr: 1.0e-4,"
-            " lr_schedule: cosine, warmup_steps: 20, epochs: 1, save_interval: 200}]"],
+            " lr_schedule: cosine, warmup_steps: 20, epochs: 8, save_interval: 800}]"],
 }
 
 
