@@ -6,13 +6,16 @@ Warm cell: ``x += 1`` in a live session (p50/p99 of the full call). Cold start: 
 with spare processes started ahead (the default) and without (bubblewrap + Python start on the critical path);
 for ipykernel, start_kernel to ready. Throughput: 2 workers, 2 threads each driving its own session; the same
 from asyncio (``execute_async``: 2 coroutines, warm cells on the event loop); and through ``nemo-math sandbox
-serve`` (2 client processes, one session each, keep-alive HTTP).
+serve`` (2 client processes, one session each, keep-alive HTTP): with ``SandboxClient`` (what generation jobs
+use), and with a lean raw-socket client (a prebuilt request, the answer's length read from its head), so the
+server's own cost shows apart from the client's; for the server, its CPU per cell (user + system, all threads).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import subprocess
@@ -116,8 +119,50 @@ print("done", flush=True)
 """
 
 
-def bench_server(cells: int) -> float:
-    """cells/s through `nemo-math sandbox serve` (2 workers) with 2 client processes, one session each."""
+_RAW_CLIENT = """
+import json, socket, sys
+host, port = sys.argv[1].removeprefix("http://").split(":")
+sid, cells = sys.argv[2], int(sys.argv[3])
+sock = socket.create_connection((host, int(port)))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+buf = b""
+
+def request(code):
+    body = json.dumps({"code": code, "session_id": sid}).encode()
+    return f"POST /execute HTTP/1.1\\r\\nContent-Length: {len(body)}\\r\\n\\r\\n".encode() + body
+
+def call(data):
+    global buf
+    sock.sendall(data)
+    while (end := buf.find(b"\\r\\n\\r\\n")) < 0:
+        buf += sock.recv(65536)
+    head, buf = buf[:end], buf[end + 4:]
+    assert head.startswith(b"HTTP/1.1 200 "), head
+    size = int(head.lower().split(b"content-length:")[1].split(b"\\r\\n")[0])
+    while len(buf) < size:
+        buf += sock.recv(65536)
+    buf = buf[size:]
+
+call(request("x = 0"))
+cell = request("x += 1")
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(cells):
+    call(cell)
+print("done", flush=True)
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far, all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_server(cells: int) -> dict[str, float]:
+    """cells/s through `nemo-math sandbox serve` (2 workers) with 2 client processes, one session each, and the
+    server's CPU per cell: with SandboxClient, then with the raw-socket client."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -134,20 +179,23 @@ def bench_server(cells: int) -> float:
                 if server.poll() is not None:
                     raise RuntimeError("the sandbox server did not start") from None
                 time.sleep(0.2)
-        clients = [subprocess.Popen([sys.executable, "-c", _SERVER_CLIENT, url, f"s{n}", str(cells)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in range(2)]
-        for c in clients:
-            assert c.stdout.readline().strip() == "ready"
-        start = time.perf_counter()
-        for c in clients:
-            c.stdin.write("go\n")
-            c.stdin.flush()
-        for c in clients:
-            assert c.stdout.readline().strip() == "done"
-        rate = 2 * cells / (time.perf_counter() - start)
-        for c in clients:
-            c.wait()
-        return rate
+        res = {}
+        for name, script in (("server", _SERVER_CLIENT), ("server_raw", _RAW_CLIENT)):
+            clients = [subprocess.Popen([sys.executable, "-c", script, url, f"{name}-{n}", str(cells)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for n in range(2)]
+            for c in clients:
+                assert c.stdout.readline().strip() == "ready"
+            start, cpu = time.perf_counter(), _cpu_s(server.pid)
+            for c in clients:
+                c.stdin.write("go\n")
+                c.stdin.flush()
+            for c in clients:
+                assert c.stdout.readline().strip() == "done"
+            res[name] = 2 * cells / (time.perf_counter() - start)
+            res[f"{name}_cpu"] = (_cpu_s(server.pid) - cpu) / (2 * cells) * 1e6
+            for c in clients:
+                c.wait()
+        return res
     finally:
         server.terminate()
         server.wait()
@@ -207,14 +255,15 @@ def main() -> None:
     args = parser.parse_args()
     ours = bench_sandbox(args.cells, args.cold)
     ours["async"] = bench_async(args.cells)
-    ours["server"] = bench_server(args.cells)
+    ours.update(bench_server(args.cells))
     ref = bench_ipykernel(args.kernel_cells, args.cold)
     bare = bench_bare_python(args.cold)
     rows = [("warm cell p50 (ms)", "p50"), ("warm cell p99 (ms)", "p99"),
             ("cold start, spares ready (ms)", "cold_spare"), ("cold start, no spare (ms)", "cold_nospare"),
             ("throughput, 2 workers (cells/s)", "throughput"),
             ("same, execute_async (cells/s)", "async"),
-            ("server, 2 sessions (cells/s)", "server")]
+            ("server, 2 sessions (cells/s)", "server"), ("  server CPU per cell (us)", "server_cpu"),
+            ("same, raw-socket clients (cells/s)", "server_raw"), ("  server CPU per cell (us)", "server_raw_cpu")]
     print(f"{'':34}{'nemo-math sandbox':>20}{'ipykernel':>14}")
     for label, key in rows:
         theirs = f"{ref[key]:14.2f}" if key in ref else f"{'-':>14}"

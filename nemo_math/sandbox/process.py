@@ -52,7 +52,10 @@ class SandboxProcess:
         self._last_nonce = ""  # a late reply carrying it was overtaken by one the cell forged: skipped
         self.frozen = False
         self._watch = threading.Lock()  # kill (any thread) against an event loop watching a pipe
-        self._watched = False
+        self._watchers: set[tuple[asyncio.AbstractEventLoop, int]] = set()  # (loop, event) watching a pipe
+        self._fds = {select.POLLIN: self.proc.stdout.fileno(), select.POLLOUT: self.proc.stdin.fileno()}
+        self._waiter = None  # (future, event, deadline) of the wait in progress on a loop
+        self._alarm = None  # [loop, deadline, timer handle]: the loop's timer ending that wait
         self._dead = False
 
     def wait_ready(self, timeout: float) -> None:
@@ -75,19 +78,28 @@ class SandboxProcess:
         own process: past it the process is killed."""
         return self._drive(self._cell(code, timeout, grace))
 
-    async def run_async(self, code: str, timeout: float, grace: float) -> dict:
-        """``run`` on the running event loop: the pipes are watched by the loop (no thread hop), the deadline is
-        the loop's timer; only killing a broken process (it waits for the exit) goes to a thread."""
+    async def run_async(self, code: str, timeout: float, grace: float, then):
+        """``run`` on the running event loop, returning ``then(outcome)``, the outcome being the reply or a
+        ProcessDied; ``then`` runs exactly once, whatever happens to the caller. The pipes are watched by the loop
+        (no thread hop, no task of its own: the caller's task wakes once per reply) and the deadline is the
+        loop's timer. What blocks goes to a thread, which then runs ``then``: killing a broken process (it waits
+        for the exit), and the rest of a cell whose caller was cancelled (its loop ending too), read to its end
+        as ``run`` would, so the process stays in step with its session."""
         loop = asyncio.get_running_loop()
         protocol = self._cell(code, timeout, grace)
+        wait = None
         try:
             wait = next(protocol)
             while True:
                 wait = protocol.send(await self._wait_async(loop, *wait))
         except StopIteration as done:
-            return done.value
+            return then(done.value)
         except _Broken as broken:
-            raise await in_thread(self._died, broken) from None
+            return await in_thread(self._finish, protocol, broken, then)
+        except asyncio.CancelledError:
+            threading.Thread(target=self._finish, args=(protocol, wait, then), name="sandbox-call",
+                             daemon=True).start()
+            raise
 
     def kill(self) -> None:
         """SIGKILL the whole process group and the session's cgroup, reap bubblewrap; safe to call twice. The pipes
@@ -104,7 +116,7 @@ class SandboxProcess:
             cgroup.remove()
         with self._watch:
             self._dead = True
-            if not self._watched:
+            if not self._watched():
                 self._close_pipes()
 
     def freeze(self, frozen: bool) -> None:
@@ -118,8 +130,9 @@ class SandboxProcess:
             except OSError:  # killed meanwhile by another thread (Sandbox.close)
                 pass
 
-    # --- the protocol, as generators that yield (pipe, event, deadline) and are sent whether it came in time;
-    # a pipe closed meanwhile counts as ready: the next read or write fails and says so
+    # --- the protocol, as generators that yield (pipe, event, deadline) and are sent whether it came in time
+    # (on a loop, a reply pipe's chunk read by the loop's callback instead of True); a pipe closed meanwhile counts
+    # as ready: the next read or write fails and says so
 
     def _cell(self, code: str, timeout: float, grace: float):
         deadline = time.monotonic() + timeout + grace
@@ -141,11 +154,11 @@ class SandboxProcess:
         reply = yield from self._frame(deadline, self._max_frame)
         if isinstance(reply, dict) and self._last_nonce and reply.get("nonce") == self._last_nonce:
             reply = yield from self._frame(deadline, self._max_frame)
-        self._last_nonce = nonce.hex()
+        self._last_nonce = expected = nonce.hex()
         limit = self.max_chars + _MARKER_ROOM
         if not isinstance(reply, dict) or reply.keys() != _REPLY_FIELDS.keys() \
                 or any(not isinstance(reply[k], t) for k, t in _REPLY_FIELDS.items()) \
-                or reply["status"] not in ("ok", "error", "timeout") or reply["nonce"] != nonce.hex() \
+                or reply["status"] not in ("ok", "error", "timeout") or reply["nonce"] != expected \
                 or any(len(reply[k]) > limit for k in ("stdout", "stderr", "output")):
             raise _Broken("crashed", "the Python process broke the sandbox protocol")
         del reply["nonce"]
@@ -165,22 +178,26 @@ class SandboxProcess:
                     except (ValueError, RecursionError):
                         raise _Broken("crashed", "the Python process broke the sandbox protocol "
                                                  "(a malformed message)") from None
-            if not (yield self.proc.stdout, select.POLLIN, deadline):  # a reply is never there at once: wait first
+            ready = yield self.proc.stdout, select.POLLIN, deadline  # a reply is never there at once: wait first
+            if ready is False:
                 raise _Broken("killed", "the cell ran past its time limit and ignored the interrupt")
-            try:
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-            except BlockingIOError:
-                continue
-            except (OSError, ValueError):  # another thread killed it and closed the pipe (Sandbox.close)
-                raise _Broken("died") from None
+            if isinstance(ready, bytes):  # read already, by the loop's callback
+                chunk = ready
+            else:
+                try:
+                    chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+                except BlockingIOError:
+                    continue
+                except (OSError, ValueError):  # another thread killed it and closed the pipe (Sandbox.close)
+                    raise _Broken("died") from None
             if not chunk:
                 raise _Broken("died")
             self._buf += chunk
 
-    def _drive(self, protocol):
-        """Run a protocol generator here, waiting with poll."""
+    def _drive(self, protocol, wait=None):
+        """Run a protocol generator here, waiting with poll; ``wait``: its pending one, if it was started."""
         try:
-            wait = next(protocol)
+            wait = next(protocol) if wait is None else wait
             while True:
                 pipe, event, deadline = wait
                 try:
@@ -193,35 +210,103 @@ class SandboxProcess:
         except _Broken as broken:
             raise self._died(broken) from None
 
-    async def _wait_async(self, loop: asyncio.AbstractEventLoop, pipe, event: int, deadline: float) -> bool:
-        """Whether ``pipe`` became ready for ``event`` before ``deadline``, watched by the loop."""
-        left = deadline - time.monotonic()
-        if left <= 0:
+    def _finish(self, protocol, pending, then):
+        """The rest of ``run_async``'s cell, blocking: ``pending`` is the protocol's wait or the _Broken it raised."""
+        try:
+            outcome = self._died(pending) if isinstance(pending, _Broken) else self._drive(protocol, pending)
+        except ProcessDied as died:
+            outcome = died
+        return then(outcome)
+
+    async def _wait_async(self, loop: asyncio.AbstractEventLoop, pipe, event: int, deadline: float) -> bool | bytes:
+        """Whether ``pipe`` became ready for ``event`` before ``deadline``, watched by the loop; for the reply pipe,
+        what the loop's callback read from it (so the loop reports no stale readiness after the wake-up).
+
+        Registering the reply pipe with the loop and a timer per cell cost as much of the loop's time as the cell
+        itself, so the reply pipe stays watched from one cell to the next (a wake-up with no wait in progress, from
+        a reply that a thread reads or a cell's stray write, unwatches it), and one timer per process serves every
+        deadline: it stays set while deadlines move later and, when it fires early, sets itself again."""
+        if deadline - time.monotonic() <= 0:
             return False
         ready = loop.create_future()
-
-        def settle(ok: bool) -> None:
-            if not ready.done():
-                ready.set_result(ok)
-
-        watch, unwatch = (loop.add_reader, loop.remove_reader) if event == select.POLLIN else \
-            (loop.add_writer, loop.remove_writer)
         with self._watch:
             if self._dead:  # killed (its pipes closed) by another thread: the read or write now fails
                 return True
-            fd = pipe.fileno()  # open: only kill closes it, under this lock
-            watch(fd, settle, True)
-            self._watched = True
-        timer = loop.call_later(left, settle, False)
+            if (loop, event) not in self._watchers:  # open: only kill closes the pipes, under this lock
+                self._watchers = {w for w in self._watchers if not w[0].is_closed()}
+                if event == select.POLLIN:
+                    loop.add_reader(self._fds[event], self._readable, loop)
+                else:
+                    loop.add_writer(self._fds[event], self._writable, loop)
+                self._watchers.add((loop, event))
+        self._waiter = (ready, event, deadline)
+        alarm = self._alarm
+        if alarm is None or alarm[0] is not loop or alarm[1] > deadline:
+            self._set_alarm(loop, deadline)
         try:
             return await ready
         finally:
-            timer.cancel()
-            with self._watch:
-                unwatch(fd)
-                self._watched = False
-                if self._dead:
-                    self._close_pipes()
+            self._waiter = None
+            if event != select.POLLIN:
+                self._unwatch(loop, event)
+            if self._dead:  # killed by another thread: the pipes are closed once no loop watches them
+                self._unwatch(loop, select.POLLIN)
+
+    def _readable(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._wake(loop, select.POLLIN)
+
+    def _writable(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._wake(loop, select.POLLOUT)
+
+    def _wake(self, loop: asyncio.AbstractEventLoop, event: int) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter[1] != event or waiter[0].get_loop() is not loop:
+            self._unwatch(loop, event)
+            return
+        if waiter[0].done():
+            return
+        outcome = True
+        if event == select.POLLIN:
+            try:
+                outcome = os.read(self._fds[event], 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:  # the protocol's own read fails and says so
+                pass
+        waiter[0].set_result(outcome)
+
+    def _set_alarm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        if self._alarm is not None and self._alarm[0] is loop:
+            self._alarm[2].cancel()
+        alarm = [loop, deadline, None]
+        alarm[2] = loop.call_later(max(deadline - time.monotonic(), 0.0), self._ring, alarm)
+        self._alarm = alarm
+
+    def _ring(self, alarm: list) -> None:
+        """The alarm fired: past its deadline the wait ends unready, before it (deadlines moved) it is set again."""
+        if self._alarm is not alarm:  # replaced by an alarm of another loop
+            return
+        self._alarm = None
+        loop, waiter = alarm[0], self._waiter
+        if waiter is None or waiter[0].get_loop() is not loop:
+            return
+        if time.monotonic() < waiter[2]:
+            self._set_alarm(loop, waiter[2])
+        elif not waiter[0].done():
+            waiter[0].set_result(False)
+
+    def _unwatch(self, loop: asyncio.AbstractEventLoop, event: int) -> None:
+        with self._watch:
+            if (loop, event) in self._watchers:
+                self._watchers.discard((loop, event))
+                (loop.remove_reader if event == select.POLLIN else loop.remove_writer)(self._fds[event])
+            if self._dead and not self._watched():
+                self._close_pipes()
+
+    def _watched(self) -> bool:
+        """Whether a running loop watches a pipe (closing it would confuse that loop's selector); a closed loop's
+        registration went with its selector."""
+        return any(not loop.is_closed() for loop, _ in self._watchers)
 
     def _died(self, broken: _Broken) -> ProcessDied:
         """Kill the process and say why; for "died", with its exit status and last words (blocks a little)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 # ok: ran to the end; error: raised (traceback in stderr); timeout: interrupted at its time limit, variables
@@ -22,12 +22,14 @@ class SandboxResult:
     restarted: bool = False  # the session's process was lost during this cell; the next cell starts empty
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # the fields are plain values: asdict's deep copy is not needed
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SandboxResult:
-        names = {f.name for f in fields(cls)}
-        result = cls(**{k: v for k, v in data.items() if k in names})
+        result = cls(**{k: v for k, v in data.items() if k in _FIELDS})
         if result.status not in STATUSES:
             raise ValueError(f"sandbox result: status {result.status!r} is not one of {STATUSES}")
         return result
+
+
+_FIELDS = frozenset(f.name for f in fields(SandboxResult))
