@@ -126,37 +126,65 @@ def _take(state: dict[str, Tensor], key: str, where: str) -> Tensor:
     return state[key]
 
 
+# the tensors renamed one to one, (HF name, Megatron name): at the top, then within layer ``i`` (prefixes
+# ``model.layers.{i}.`` and ``decoder.layers.{i}.``); q/k/v and gate/up are fused, see the module docstring
+TOP_RENAMES = [("model.embed_tokens.weight", "embedding.word_embeddings.weight"),
+               ("model.norm.weight", "decoder.final_layernorm.weight")]
+LAYER_RENAMES = [("self_attn.o_proj.weight", "self_attention.linear_proj.weight"),
+                 ("self_attn.q_norm.weight", "self_attention.q_layernorm.weight"),
+                 ("self_attn.k_norm.weight", "self_attention.k_layernorm.weight"),
+                 ("input_layernorm.weight", "input_layernorm.weight"),
+                 ("post_attention_layernorm.weight", "pre_mlp_layernorm.weight")]
+MOE_RENAMES = [("mlp.gate.weight", "mlp.router.weight")]
+
+
+def _renames(model: ModelConfig) -> list[tuple[str, str]]:
+    """Every one-to-one (HF, Megatron) pair of ``model``."""
+    pairs = list(TOP_RENAMES)
+    if not model.tie_word_embeddings:
+        pairs.append(("lm_head.weight", "output_layer.weight"))
+    for i in range(model.num_layers):
+        hf, mc = f"model.layers.{i}.", f"decoder.layers.{i}."
+        pairs += [(hf + a, mc + b) for a, b in LAYER_RENAMES + (MOE_RENAMES if model.is_moe else [])]
+    return pairs
+
+
+def _mlps(model: ModelConfig, layer: int) -> list[tuple[str, str]]:
+    """The (HF, Megatron) prefixes of layer ``layer``'s SwiGLU MLPs: its experts', or its dense one."""
+    hf, mc = f"model.layers.{layer}.mlp.", f"decoder.layers.{layer}.mlp."
+    if model.is_moe:
+        return [(f"{hf}experts.{e}.", f"{mc}experts.local_experts.{e}.") for e in range(model.num_experts)]
+    return [(hf, mc)]
+
+
 def hf_to_megatron(hf: dict[str, Tensor], model: ModelConfig) -> dict[str, Tensor]:
-    """HF state dict (on-disk names) -> Megatron GPTModel state dict (local spec names)."""
+    """HF state dict (on-disk names) -> Megatron GPTModel state dict (local spec names). A tensor of the HF
+    checkpoint that the mapping does not use is an error (e.g. attention biases): dropping it would silently
+    change the model."""
+    used: set[str] = set()
+
     def get(key: str) -> Tensor:
+        used.add(key)
         return _take(hf, key, "hf checkpoint")
 
     groups, d, h = model.num_query_groups, model.head_dim, model.hidden_size
-    out = {"embedding.word_embeddings.weight": get("model.embed_tokens.weight"),
-           "decoder.final_layernorm.weight": get("model.norm.weight")}
-    if not model.tie_word_embeddings:
-        out["output_layer.weight"] = get("lm_head.weight")
+    out = {mc: get(hf_name) for hf_name, mc in _renames(model)}
     for i in range(model.num_layers):
-        src, dst = f"model.layers.{i}.", f"decoder.layers.{i}."
-        q = get(src + "self_attn.q_proj.weight").reshape(groups, -1, h)
-        k = get(src + "self_attn.k_proj.weight").reshape(groups, d, h)
-        v = get(src + "self_attn.v_proj.weight").reshape(groups, d, h)
-        out[dst + "self_attention.linear_qkv.weight"] = torch.cat([q, k, v], dim=1).reshape(-1, h)
-        out[dst + "self_attention.linear_proj.weight"] = get(src + "self_attn.o_proj.weight")
-        out[dst + "self_attention.q_layernorm.weight"] = get(src + "self_attn.q_norm.weight")
-        out[dst + "self_attention.k_layernorm.weight"] = get(src + "self_attn.k_norm.weight")
-        out[dst + "input_layernorm.weight"] = get(src + "input_layernorm.weight")
-        out[dst + "pre_mlp_layernorm.weight"] = get(src + "post_attention_layernorm.weight")
-        if model.is_moe:
-            out[dst + "mlp.router.weight"] = get(src + "mlp.gate.weight")
-            for e in range(model.num_experts):
-                s, t = f"{src}mlp.experts.{e}.", f"{dst}mlp.experts.local_experts.{e}."
-                out[t + "linear_fc1.weight"] = torch.cat([get(s + "gate_proj.weight"), get(s + "up_proj.weight")])
-                out[t + "linear_fc2.weight"] = get(s + "down_proj.weight")
-        else:
-            out[dst + "mlp.linear_fc1.weight"] = torch.cat([get(src + "mlp.gate_proj.weight"),
-                                                            get(src + "mlp.up_proj.weight")])
-            out[dst + "mlp.linear_fc2.weight"] = get(src + "mlp.down_proj.weight")
+        src, dst = f"model.layers.{i}.self_attn.", f"decoder.layers.{i}.self_attention."
+        q = get(src + "q_proj.weight").reshape(groups, -1, h)
+        k = get(src + "k_proj.weight").reshape(groups, d, h)
+        v = get(src + "v_proj.weight").reshape(groups, d, h)
+        out[dst + "linear_qkv.weight"] = torch.cat([q, k, v], dim=1).reshape(-1, h)
+        for s, t in _mlps(model, i):
+            out[t + "linear_fc1.weight"] = torch.cat([get(s + "gate_proj.weight"), get(s + "up_proj.weight")])
+            out[t + "linear_fc2.weight"] = get(s + "down_proj.weight")
+    # a tied checkpoint may still hold lm_head (a copy of the embedding); rotary caches are not weights
+    unused = sorted(k for k in hf.keys() - used if not k.endswith("rotary_emb.inv_freq")
+                    and not (k == "lm_head.weight" and model.tie_word_embeddings))
+    if unused:
+        more = f" and {len(unused) - 5} more" if len(unused) > 5 else ""
+        raise ConversionError(f"hf checkpoint: tensors the Qwen3 mapping does not know: {', '.join(unused[:5])}{more}"
+                              " (is it a Qwen3 model with this config?)")
     return out
 
 
@@ -167,33 +195,18 @@ def megatron_to_hf(mcore: dict[str, Tensor], model: ModelConfig) -> dict[str, Te
 
     groups, d, h = model.num_query_groups, model.head_dim, model.hidden_size
     per_group = model.num_attention_heads // groups * d
-    out = {"model.embed_tokens.weight": get("embedding.word_embeddings.weight"),
-           "model.norm.weight": get("decoder.final_layernorm.weight")}
-    if not model.tie_word_embeddings:
-        out["lm_head.weight"] = get("output_layer.weight")
+    out = {hf_name: get(mc) for hf_name, mc in _renames(model)}
     for i in range(model.num_layers):
-        src, dst = f"decoder.layers.{i}.", f"model.layers.{i}."
-        qkv = get(src + "self_attention.linear_qkv.weight").reshape(groups, per_group + 2 * d, h)
+        src, dst = f"decoder.layers.{i}.self_attention.", f"model.layers.{i}.self_attn."
+        qkv = get(src + "linear_qkv.weight").reshape(groups, per_group + 2 * d, h)
         q, k, v = qkv.split([per_group, d, d], dim=1)
-        out[dst + "self_attn.q_proj.weight"] = q.reshape(-1, h)
-        out[dst + "self_attn.k_proj.weight"] = k.reshape(-1, h)
-        out[dst + "self_attn.v_proj.weight"] = v.reshape(-1, h)
-        out[dst + "self_attn.o_proj.weight"] = get(src + "self_attention.linear_proj.weight")
-        out[dst + "self_attn.q_norm.weight"] = get(src + "self_attention.q_layernorm.weight")
-        out[dst + "self_attn.k_norm.weight"] = get(src + "self_attention.k_layernorm.weight")
-        out[dst + "input_layernorm.weight"] = get(src + "input_layernorm.weight")
-        out[dst + "post_attention_layernorm.weight"] = get(src + "pre_mlp_layernorm.weight")
-        if model.is_moe:
-            out[dst + "mlp.gate.weight"] = get(src + "mlp.router.weight")
-            for e in range(model.num_experts):
-                s, t = f"{src}mlp.experts.local_experts.{e}.", f"{dst}mlp.experts.{e}."
-                gate, up = get(s + "linear_fc1.weight").chunk(2)
-                out[t + "gate_proj.weight"], out[t + "up_proj.weight"] = gate, up
-                out[t + "down_proj.weight"] = get(s + "linear_fc2.weight")
-        else:
-            gate, up = get(src + "mlp.linear_fc1.weight").chunk(2)
-            out[dst + "mlp.gate_proj.weight"], out[dst + "mlp.up_proj.weight"] = gate, up
-            out[dst + "mlp.down_proj.weight"] = get(src + "mlp.linear_fc2.weight")
+        out[dst + "q_proj.weight"] = q.reshape(-1, h)
+        out[dst + "k_proj.weight"] = k.reshape(-1, h)
+        out[dst + "v_proj.weight"] = v.reshape(-1, h)
+        for hf_prefix, mc_prefix in _mlps(model, i):
+            gate, up = get(mc_prefix + "linear_fc1.weight").chunk(2)
+            out[hf_prefix + "gate_proj.weight"], out[hf_prefix + "up_proj.weight"] = gate, up
+            out[hf_prefix + "down_proj.weight"] = get(mc_prefix + "linear_fc2.weight")
     return {k: v.contiguous() for k, v in out.items()}
 
 

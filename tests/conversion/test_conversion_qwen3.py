@@ -102,6 +102,17 @@ def test_missing_tensor_is_named():
         qwen3.hf_to_megatron(state, model)
 
 
+def test_unknown_tensor_is_an_error_not_dropped():
+    """A tensor the mapping does not use (here a bias Qwen3 has not) would silently change the model if dropped."""
+    hf_model = _hf_model(False)
+    model = qwen3.model_config(hf_model.config.to_dict())
+    state = dict(hf_model.state_dict())
+    qwen3.hf_to_megatron(state, model)  # the model's own tensors: all used
+    state["model.layers.0.self_attn.q_proj.bias"] = torch.zeros(4)
+    with pytest.raises(qwen3.ConversionError, match="model.layers.0.self_attn.q_proj.bias"):
+        qwen3.hf_to_megatron(state, model)
+
+
 def test_sharded_safetensors_round_trip(tmp_path):
     state = {f"w{i}": torch.full((64,), float(i)) for i in range(5)}
     hf_files.write_state(tmp_path, state, max_shard_bytes=600)  # 256 bytes each: 2 per shard
