@@ -141,7 +141,8 @@ def serving(server: LocalServerConfig, client: ClientConfig, log_dir: str | Path
     if server.backend in OURS and not server.command:
         from nemo_math.generation.server import ServerThread, make_app, make_backend
 
-        backend = make_backend(server.backend, server.problems, server.model_path, server.tokenizer_path)
+        backend = make_backend(server.backend, server.problems, server.model_path, server.tokenizer_path,
+                               server.cpu_threads)
         with ServerThread(make_app(backend, client.model)) as url:
             log.info("serving the %s backend at %s", server.backend, url)
             yield resolve_client(dataclasses.replace(client, base_urls=[url]), server.backend)

@@ -100,10 +100,13 @@ class InstantBackend:
 class HFBackend:
     """A local ``transformers`` causal LM; generation runs in a thread, one request at a time (CPU)."""
 
-    def __init__(self, model_path: str | None = None, tokenizer_path: str | None = None, seed: int = 0):
+    def __init__(self, model_path: str | None = None, tokenizer_path: str | None = None, seed: int = 0,
+                 cpu_threads: int = 0):
         import torch
         import transformers
 
+        if cpu_threads > 0 and not torch.cuda.is_available():  # process-wide: the generation thread uses it too
+            torch.set_num_threads(cpu_threads)
         if model_path:
             self.model = transformers.AutoModelForCausalLM.from_pretrained(model_path)
             tokenizer_path = tokenizer_path or model_path
@@ -269,14 +272,14 @@ async def _answer(method, shape, body: dict[str, Any], model: str) -> dict[str, 
 
 
 def make_backend(name: str, problems: str | None = None, model_path: str | None = None,
-                 tokenizer_path: str | None = None):
+                 tokenizer_path: str | None = None, cpu_threads: int = 0):
     if name == "scripted":
         from nemo_math.io import load_records
         from nemo_math.records import Problem
 
         return ScriptedBackend(ScriptedTeacher(load_records(problems, Problem) if problems else ()))
     if name == "hf":
-        return HFBackend(model_path, tokenizer_path)
+        return HFBackend(model_path, tokenizer_path, cpu_threads=cpu_threads)
     if name == "instant":
         return InstantBackend()
     raise ValueError(f"backend {name!r}: expected scripted, hf or instant")
@@ -325,6 +328,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--problems", help="scripted: problems file/folder to look problems up in")
     parser.add_argument("--model-path", help="hf: a local HF model folder (default: a tiny random Qwen3)")
     parser.add_argument("--tokenizer", help="hf: a local HF tokenizer folder (default: --model-path)")
+    parser.add_argument("--cpu-threads", type=int, default=0, help="hf on a CPU: torch threads (0: torch's default)")
     parser.add_argument("--model", default="scripted", help="model name reported to clients")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port (printed on start)")
@@ -334,7 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-s", type=float, default=0.0, help="delay every answer by this much")
     parser.add_argument("--max-model-len", type=int, help="answer 400 past this context, as vLLM does")
     args = parser.parse_args(argv)
-    backend = make_backend(args.backend, args.problems, args.model_path, args.tokenizer)
+    backend = make_backend(args.backend, args.problems, args.model_path, args.tokenizer, args.cpu_threads)
     faults = Faults([k for k in args.fault_plan.split(",") if k], args.fault_rate, args.fault_seed)
     load_encoding()
     asyncio.run(serve(make_app(backend, args.model, faults, args.latency_s, args.max_model_len), args.host, args.port))

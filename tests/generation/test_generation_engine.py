@@ -48,3 +48,24 @@ def test_default_commands_fill_in_the_model_and_port():
         command(LocalServerConfig(backend="transformers"), "m", "127.0.0.1", 1)
     with pytest.raises(ValueError, match="not one of"):
         command(LocalServerConfig(backend="llama.cpp"), "m", "127.0.0.1", 1)
+
+
+def test_the_tiny_preset_serves_its_student_with_one_torch_thread(tmp_path):
+    """Two OpenMP threads stall on a shared machine (configs/tiny.yaml): the preset's hf server, started in this
+    process, decodes with one."""
+    import dataclasses
+
+    import torch
+
+    from nemo_math.config import load_config
+
+    cfg = load_config(["tiny"])
+    server = dataclasses.replace(cfg.evaluate.local_server, model_path=None, tokenizer_path=cfg.pack.tokenizer)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with serving(server, ClientConfig(model="m"), tmp_path) as client:
+            assert healthy(client.base_urls[0].removesuffix("/v1"))
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
