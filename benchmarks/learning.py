@@ -6,17 +6,18 @@ checked by what the student answers on problems it never saw.
 Runs ``nemo-math pipeline --preset tiny`` into ``--run-dir`` (a run already complete there is reused), with the
 overrides of ``--budget``: ``tir`` (the default) trains the preset's student on many more distinct problems (4,000),
 low mode with Python only, for eight epochs of one 1024-token stage (6,368 steps of two rows, 0.2 s a step with the
-preset's one CPU thread; about 45 minutes in all on two shared cores). One epoch taught the format but not copying
-numbers: the student restated ``6^{138}`` as ``6^{168}`` (answered 0.93, accuracy 0.0 on 60); eight epochs copy all
-but the longest numbers. ``tiny`` is the CI preset as it is (minutes): too little training to answer (answered 0.0), a
-check of the plumbing only. Then it evaluates on ``synthetic-heldout`` (problems of the kinds it trained on, from the
-held-out split of :mod:`nemo_math.problems.synthetic`) both the trained student and the same architecture at its
-initial, random weights, each through ``nemo-math evaluate`` (served by the local transformers backend over the
-completions transport, graded symbolically: the path of every evaluation), in ``low`` mode with Python by default (the
-student only has to copy the problem's numbers into ``print(...)`` and the output into ``\\boxed{}``), greedily (a
-tiny model's sampling noise would hide what it learned; ``--temperature 1`` is the paper's setting). ``KEY=VALUE``
-overrides reach both the pipeline and the evaluations. Prints, last, ``answered=<share of replies with a parseable
-final answer> accuracy=<share correct> untrained_accuracy=<share correct at the initial weights>``.
+preset's one CPU thread; 27 minutes in all on two cores shared with a CI run). One epoch taught the format but not
+copying numbers: the student restated ``6^{138}`` as ``6^{168}`` (answered 0.93, accuracy 0.0 on 60); eight epochs
+copy all but the longest numbers. ``tiny`` is the CI preset as it is (minutes): too little training to answer
+(answered 0.0), a check of the plumbing only. Then it evaluates on ``synthetic-heldout`` (problems of the kinds it
+trained on, from the held-out split of :mod:`nemo_math.problems.synthetic`) both the trained student and the same
+architecture at its initial, random weights, each through ``nemo-math evaluate`` (served by the local transformers
+backend over the completions transport, graded symbolically: the path of every evaluation), in ``low`` mode with
+Python by default (the student only has to copy the problem's numbers into ``print(...)`` and the output into
+``\\boxed{}``), greedily (a tiny model's sampling noise would hide what it learned; ``--temperature 1`` is the paper's
+setting). ``KEY=VALUE`` overrides reach both the pipeline and the evaluations. Prints, last, ``answered=<share of
+replies with a parseable final answer> accuracy=<share correct> untrained_accuracy=<share correct at the initial
+weights>``.
 """
 
 from __future__ import annotations
