@@ -171,12 +171,13 @@ class Sandbox:
             if session is None:
                 session = self._sessions[session_id] = _Session(session_id)
             self._sessions.move_to_end(session_id)
-            for other in list(self._sessions.values()) if len(self._sessions) > self.config.max_sessions else ():
-                if len(self._sessions) <= self.config.max_sessions:
-                    break
-                if other is not session and other.lock.acquire(blocking=False):
-                    del self._sessions[other.id]
-                    evicted.append(other)
+            if len(self._sessions) > self.config.max_sessions:  # the copy below only when there is one to evict
+                for other in list(self._sessions.values()):
+                    if len(self._sessions) <= self.config.max_sessions:
+                        break
+                    if other is not session and other.lock.acquire(blocking=False):
+                        del self._sessions[other.id]
+                        evicted.append(other)
         for other in evicted:
             log.debug("sandbox: closing least recently used session %s (max_sessions)", other.id)
             self._end(other)

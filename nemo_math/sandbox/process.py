@@ -234,10 +234,8 @@ class SandboxProcess:
                 return True
             if (loop, event) not in self._watchers:  # open: only kill closes the pipes, under this lock
                 self._watchers = {w for w in self._watchers if not w[0].is_closed()}
-                if event == select.POLLIN:
-                    loop.add_reader(self._fds[event], self._readable, loop)
-                else:
-                    loop.add_writer(self._fds[event], self._writable, loop)
+                (loop.add_reader if event == select.POLLIN else loop.add_writer)(self._fds[event], self._wake, loop,
+                                                                                 event)
                 self._watchers.add((loop, event))
         self._waiter = (ready, event, deadline)
         alarm = self._alarm
@@ -251,12 +249,6 @@ class SandboxProcess:
                 self._unwatch(loop, event)
             if self._dead:  # killed by another thread: the pipes are closed once no loop watches them
                 self._unwatch(loop, select.POLLIN)
-
-    def _readable(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._wake(loop, select.POLLIN)
-
-    def _writable(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._wake(loop, select.POLLOUT)
 
     def _wake(self, loop: asyncio.AbstractEventLoop, event: int) -> None:
         waiter = self._waiter
