@@ -29,7 +29,7 @@ class LocalServerConfig:
     backend: str | None = None  # scripted | hf (our server) | vllm | sglang | transformers (a real engine)
     model_path: str | None = None  # the HF folder it serves; hf: null builds a tiny random Qwen3
     tokenizer_path: str | None = None  # hf: a local HF tokenizer folder; null = model_path
-    cpu_threads: int = 0  # hf on a CPU: torch threads (0: torch's default; see train.cpu_threads)
+    cpu_threads: int = 0  # hf on a CPU: torch threads (0: torch's default); see nemo_math/threads.py
     problems: str | None = "${generate.input}"  # scripted: problems it may look up by text
     command: str | None = None  # null: the backend's; {python} {model_path} {model} {host} {port} are filled in
     python: str = "python"  # vllm/sglang/transformers: the interpreter of their venv (e.g. .venv-vllm/bin/python)

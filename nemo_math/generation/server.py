@@ -105,8 +105,9 @@ class HFBackend:
         import torch
         import transformers
 
-        if cpu_threads > 0 and not torch.cuda.is_available():  # process-wide: the generation thread uses it too
-            torch.set_num_threads(cpu_threads)
+        from nemo_math.threads import set_cpu_threads
+
+        set_cpu_threads(cpu_threads)  # process-wide: the generation thread uses it too
         if model_path:
             self.model = transformers.AutoModelForCausalLM.from_pretrained(model_path)
             tokenizer_path = tokenizer_path or model_path

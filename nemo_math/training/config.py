@@ -58,10 +58,7 @@ class TrainConfig:
     nproc_per_node: int = 1
     nnodes: int = 1
     launcher: str = "torchrun"  # torchrun: the stage command spawns torchrun; none: already under torchrun/srun
-    # torch threads per rank on a CPU run (0: torch's default, one per core). OpenMP threads spin-wait for each
-    # other, so on a machine other work shares they stall: a tiny step took 3.9 s with 2 threads and 0.19 s with 1
-    # on 2 shared cores (0.14 s with 2 on a quiet machine)
-    cpu_threads: int = 0
+    cpu_threads: int = 0  # torch threads per rank on a CPU run (0: torch's default); see nemo_math/threads.py
     # optimizer (AdamW, Megatron's optimizer; distributed optimizer on GPU)
     weight_decay: float = 0.01
     adam_beta1: float = 0.9

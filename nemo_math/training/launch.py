@@ -15,6 +15,7 @@ import torch
 
 from nemo_math import progress
 from nemo_math.config import NemoMathConfig, load_config
+from nemo_math.threads import set_cpu_threads
 from nemo_math.training.loop import train_stage
 from nemo_math.training.report import finish
 from nemo_math.training.schedule import stage_is_done
@@ -32,12 +33,6 @@ def init_distributed() -> None:
         torch.distributed.init_process_group("nccl")
     else:
         torch.distributed.init_process_group("gloo")
-
-
-def set_cpu_threads(threads: int) -> None:
-    """``train.cpu_threads`` torch threads on a CPU run (0 leaves torch's default); GPU runs are left alone."""
-    if threads > 0 and not torch.cuda.is_available():
-        torch.set_num_threads(threads)
 
 
 def stage_indices(cfg: NemoMathConfig, stage: str) -> list[int]:

@@ -151,7 +151,7 @@ def test_tiny_preset_trains_with_one_cpu_thread_per_rank():
     applies it."""
     import torch
 
-    from nemo_math.training.launch import set_cpu_threads
+    from nemo_math.threads import set_cpu_threads
 
     cfg = load_config(["tiny"])
     assert cfg.train.cpu_threads == 1
